@@ -1,18 +1,45 @@
 """The ``Store`` protocol every store implements (memory, SQLite, PostgreSQL).
 
-One :class:`Commit` is written atomically: the new events of one incident, its next wake-up, the outbox rows it
-adds and the ones it settles. Either all of it is stored or none of it is.
+One :class:`Commit` is written atomically: the new events of one incident, its next wake-up, the outbox rows
+it adds and the ones it settles. Either all of it is stored or none of it is.
+
+Rules every store keeps (the contract suite in ``tests/test_store_contract.py`` checks them):
+
+- Datetimes must be aware (a naive one raises ``ValueError``); every store gives them back in UTC.
+- A reference number names at most one incident: a commit giving an incident a reference another incident
+  holds raises ``ConcurrencyError`` (two writers picked the same number). A later reference replaces the
+  earlier one; an empty reference leaves it as it is.
+- An incident's municipality is set by its first commit; a later commit naming another one raises
+  ``ValueError``, an empty one means "the incident's own".
+- "Oldest first" means in the order incidents were first committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol, runtime_checkable
+from datetime import UTC, datetime
+from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-__all__ = ["Commit", "EventRecord", "OutboxItem", "Store", "StoredEvent", "WakeUp"]
+__all__ = ["Commit", "EventRecord", "OutboxItem", "Store", "StoredEvent", "WakeUp", "to_utc"]
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime raises ``ValueError`` (a store cannot guess its zone)."""
+    if value.tzinfo is UTC:
+        return value
+    if value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: stores need an aware datetime (e.g. in UTC)")
+    return value.astimezone(UTC)
+
+
+_When = TypeVar("_When", bound=datetime | None)
+
+
+def _aware(_instance: object, attribute: attrs.Attribute[_When], value: _When) -> None:
+    if value is not None and value.utcoffset() is None:
+        raise ValueError(f"{attribute.name} must be an aware datetime, got naive {value.isoformat()}")
 
 
 @attrs.frozen
@@ -21,7 +48,7 @@ class EventRecord:
 
     type: str
     payload: str
-    recorded_at: datetime
+    recorded_at: datetime = attrs.field(validator=_aware)
 
 
 @attrs.frozen
@@ -45,7 +72,7 @@ class OutboxItem:
     key: str
     incident_id: str
     payload: str
-    created_at: datetime
+    created_at: datetime = attrs.field(validator=_aware)
 
 
 @attrs.frozen
@@ -66,22 +93,32 @@ class Commit:
             ``ConcurrencyError`` and nothing is written.
         events: the events to append, in order.
         wake_at: the next wake-up; ``None`` clears it.
-        outbox_put: outbox rows to add (a row with an existing key is left as it is).
-        outbox_done: keys of outbox rows to settle (remove).
+        outbox_put: outbox rows to add, all of this incident (a row with an existing key is left as it is).
+        outbox_done: keys of this incident's outbox rows to settle (remove); other incidents' rows are left.
         is_open: whether the incident is still open after this commit.
         reference: the municipality's reference number (indexed for look-up by reference).
         municipality: the municipality id (the tenancy key).
     """
 
     incident_id: str
-    expected_version: int
+    expected_version: int = attrs.field(validator=attrs.validators.ge(0))
     events: tuple[EventRecord, ...] = ()
-    wake_at: datetime | None = None
-    outbox_put: tuple[OutboxItem, ...] = ()
+    wake_at: datetime | None = attrs.field(default=None, validator=_aware)
+    outbox_put: tuple[OutboxItem, ...] = attrs.field(default=())
     outbox_done: tuple[str, ...] = ()
     is_open: bool = True
     reference: str = ""
     municipality: str = ""
+
+    @outbox_put.validator
+    def _check_outbox(
+        self, _attribute: attrs.Attribute[tuple[OutboxItem, ...]], value: tuple[OutboxItem, ...]
+    ) -> None:
+        for item in value:
+            if item.incident_id != self.incident_id:
+                raise ValueError(
+                    f"outbox row {item.key!r} belongs to incident {item.incident_id}, not {self.incident_id}"
+                )
 
 
 @runtime_checkable
@@ -113,7 +150,7 @@ class Store(Protocol):
         ...
 
     async def due(self, now: datetime, limit: int = 100) -> list[WakeUp]:
-        """Wake-ups at or before ``now``, earliest first."""
+        """Wake-ups at or before ``now``, earliest first (ties by incident id), at most ``limit``."""
         ...
 
     async def next_wake(self) -> datetime | None:
@@ -121,7 +158,7 @@ class Store(Protocol):
         ...
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
-        """Unsettled outbox rows (of one incident, or all), oldest first."""
+        """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties in put order."""
         ...
 
     async def purge(self, incident_ids: Sequence[str]) -> int:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import attrs
+
 from hothat.errors import ConcurrencyError
-from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp
+from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp, to_utc
 
 __all__ = ["MemoryStore"]
 
@@ -17,33 +19,52 @@ class MemoryStore:
     def __init__(self) -> None:
         self._events: dict[str, list[StoredEvent]] = {}
         self._open: dict[str, bool] = {}
+        self._municipality: dict[str, str] = {}
         self._wake: dict[str, datetime] = {}
         self._outbox: dict[str, OutboxItem] = {}
         self._refs: dict[str, str] = {}
+        self._ref_of: dict[str, str] = {}
 
     async def commit(self, commit: Commit) -> int:
-        trail = self._events.setdefault(commit.incident_id, [])
+        incident_id = commit.incident_id
+        trail = self._events.get(incident_id, [])
+        # Every check comes before the first change, so a refused commit writes nothing.
         if len(trail) != commit.expected_version:
-            if not trail:
-                del self._events[commit.incident_id]
             raise ConcurrencyError(
-                f"incident {commit.incident_id}: expected version {commit.expected_version}, found {len(trail)}"
+                f"incident {incident_id}: expected version {commit.expected_version}, found {len(trail)}"
             )
-        for record in commit.events:
-            trail.append(
-                StoredEvent(commit.incident_id, len(trail) + 1, record.type, record.payload, record.recorded_at)
+        municipality = self._municipality.get(incident_id, commit.municipality)
+        if commit.municipality and commit.municipality != municipality:
+            raise ValueError(
+                f"incident {incident_id} is of municipality {municipality!r}, not {commit.municipality!r}"
             )
-        if commit.wake_at is None or not commit.is_open:
-            self._wake.pop(commit.incident_id, None)
+        holder = self._refs.get(commit.reference, incident_id)
+        if commit.reference and holder != incident_id:
+            raise ConcurrencyError(
+                f"incident {incident_id}: its reference is already used by incident {holder}"
+            )
+        wake_at = to_utc(commit.wake_at) if commit.wake_at is not None and commit.is_open else None
+        events = [
+            StoredEvent(incident_id, len(trail) + n, record.type, record.payload, to_utc(record.recorded_at))
+            for n, record in enumerate(commit.events, start=1)
+        ]
+        trail.extend(events)
+        self._events[incident_id] = trail
+        self._municipality[incident_id] = municipality
+        if wake_at is None:
+            self._wake.pop(incident_id, None)
         else:
-            self._wake[commit.incident_id] = commit.wake_at
+            self._wake[incident_id] = wake_at
         for item in commit.outbox_put:
-            self._outbox.setdefault(item.key, item)
+            self._outbox.setdefault(item.key, attrs.evolve(item, created_at=to_utc(item.created_at)))
         for key in commit.outbox_done:
-            self._outbox.pop(key, None)
-        self._open[commit.incident_id] = commit.is_open
+            if key in self._outbox and self._outbox[key].incident_id == incident_id:
+                del self._outbox[key]
+        self._open[incident_id] = commit.is_open
         if commit.reference:
-            self._refs[commit.reference] = commit.incident_id
+            self._refs.pop(self._ref_of.get(incident_id, ""), None)
+            self._refs[commit.reference] = incident_id
+            self._ref_of[incident_id] = commit.reference
         return len(trail)
 
     async def load(self, incident_id: str) -> list[StoredEvent]:
@@ -59,8 +80,9 @@ class MemoryStore:
         return [i for i, is_open in self._open.items() if include_closed or is_open]
 
     async def due(self, now: datetime, limit: int = 100) -> list[WakeUp]:
+        now = to_utc(now)
         due = sorted((at, i) for i, at in self._wake.items() if at <= now)
-        return [WakeUp(i, at) for at, i in due[:limit]]
+        return [WakeUp(i, at) for at, i in due[: max(limit, 0)]]
 
     async def next_wake(self) -> datetime | None:
         return min(self._wake.values(), default=None)
@@ -70,15 +92,15 @@ class MemoryStore:
         return sorted(items, key=lambda o: o.created_at)
 
     async def purge(self, incident_ids: Sequence[str]) -> int:
-        removed = 0
-        for incident_id in incident_ids:
-            if self._events.pop(incident_id, None) is not None:
-                removed += 1
-            self._open.pop(incident_id, None)
+        gone = {i for i in incident_ids if self._events.pop(i, None) is not None}
+        for incident_id in gone:
+            del self._open[incident_id]
+            del self._municipality[incident_id]
             self._wake.pop(incident_id, None)
-            self._refs = {r: i for r, i in self._refs.items() if i != incident_id}
-            self._outbox = {k: o for k, o in self._outbox.items() if o.incident_id != incident_id}
-        return removed
+            self._refs.pop(self._ref_of.pop(incident_id, ""), None)
+        if gone:
+            self._outbox = {k: o for k, o in self._outbox.items() if o.incident_id not in gone}
+        return len(gone)
 
     async def close(self) -> None:
         return None
