@@ -232,9 +232,7 @@ _SV = _Strings(
     body={
         MessageKind.NOTIFY: "Du behövs för {step}.",
         MessageKind.ESCALATION: "Ingen har svarat på {step}.",
-        MessageKind.REMINDER: (
-            "Påminnelse: tiden för {step} har gått ut. Markera steget som klart när det är gjort."
-        ),
+        MessageKind.REMINDER: "Påminnelse: tiden för {step} har gått ut.",
         MessageKind.TAKEN: "{Step} i ärende {ref} är taget{by}. Du behöver inte göra något.",
         MessageKind.INFORMED: "För kännedom: {step} har startat. Du behöver inte svara.",
         MessageKind.UNRESOLVED: "Ingen kunde nås för {step}.",
@@ -325,7 +323,7 @@ _EN = _Strings(
     body={
         MessageKind.NOTIFY: "You are needed for {step}.",
         MessageKind.ESCALATION: "Nobody has answered for {step}.",
-        MessageKind.REMINDER: "Reminder: the time for {step} has run out. Mark the step done when it is.",
+        MessageKind.REMINDER: "Reminder: the time for {step} has run out.",
         MessageKind.TAKEN: "{Step} in incident {ref} has been taken{by}. No action needed.",
         MessageKind.INFORMED: "For your information: {step} has started. No answer needed.",
         MessageKind.UNRESOLVED: "Nobody could be reached for {step}.",
@@ -535,19 +533,20 @@ _MIN_TITLE = 12
 
 
 def _fit(build: Callable[[str], str], title: str, untouched: str) -> str:
-    """Shorten the step title with "..." so a minimal SMS fits one segment, or at most two."""
-    shortened = [title[:cut].rstrip() + "..." for cut in range(len(title) - 1, -1, -1)]
-    for candidate in shortened:
-        if len(candidate) - 3 < _MIN_TITLE:
-            break
-        text = build(candidate)
-        if sms_info(text).segments == 1:
+    """Shorten the step title with "..." so a minimal SMS fits one segment, or at most two.
+
+    One segment is worth a shorter title as long as it keeps ``_MIN_TITLE`` characters, cut at a word if
+    one fits; otherwise the whole title goes out in two segments, and only a title needing three is cut.
+    """
+    at_words = [title[:cut].rstrip() for cut in range(len(title) - 1, 0, -1) if title[cut] == " "]
+    at_chars = [title[:cut].rstrip() for cut in range(len(title) - 1, 0, -1)]
+    for prefix in at_words + at_chars:
+        if len(prefix) >= _MIN_TITLE and sms_info(text := build(prefix + "...")).segments == 1:
             return text
     if sms_info(untouched).segments <= 2:
         return untouched
-    for candidate in shortened:
-        text = build(candidate)
-        if sms_info(text).segments <= 2:
+    for prefix in at_chars:
+        if sms_info(text := build(prefix + "...")).segments <= 2:
             return text
     return build("")
 
