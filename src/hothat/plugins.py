@@ -108,11 +108,11 @@ def _load_entrypoints(pm: pluggy.PluginManager, allow: set[str] | None) -> None:
             except Exception as exc:  # a broken adapter must not take paging down
                 log.warning(
                     "plugin %r from %s could not be loaded and is skipped: %s: %s",
-                    ep.name, dist.metadata.get("Name", "?"), type(exc).__name__, exc,
+                    ep.name, dist.metadata["Name"], type(exc).__name__, exc,
                 )
                 continue
             pm.register(plugin, name=ep.name)
-            log.debug("loaded plugin %r from %s", ep.name, dist.metadata.get("Name", "?"))
+            log.debug("loaded plugin %r from %s", ep.name, dist.metadata["Name"])
 
 
 class HothatPlugins:
@@ -134,7 +134,7 @@ class HothatPlugins:
         found: dict[str, type[Channel]] = {}
         owners: dict[str, str] = {}
         for impl in self.pm.hook.hothat_register_channels.get_hookimpls():
-            provided = impl.function() or ()
+            provided: Any = impl.function() or ()
             if isinstance(provided, type):
                 provided = [provided]
             for cls in provided:

@@ -1,0 +1,1255 @@
+"""The imperative shell: the async ``Engine``.
+
+It loads incidents from the store, asks the pure core what to do (:func:`hothat.engine.core.decide`), executes the
+commands (resolving roles through the plugin hooks, queueing and delivering messages through channels), records
+every outcome as an event, and sleeps until the next wake-up on its clock.
+
+Guarantees:
+
+- **Outbox first.** A message is written to the store (event and outbox row, one transaction) before its channel
+  is called, and settled after. A crash in between re-delivers it at restart (at least once); a message recorded as
+  sent is never sent again.
+- **Nothing stops silently.** A failing hook falls back to the builtin behaviour; a failing channel is retried,
+  moved past, or recorded as possibly sent; a role with nobody is recorded and ``unresolved_to`` is told.
+- **One writer per incident.** All changes to an incident happen under its lock, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+import os
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from hothat.channels import (
+    Channel,
+    Disclosure,
+    InboundEvent,
+    InboundKind,
+    InboundResult,
+    MessageKind,
+    OutboundMessage,
+)
+from hothat.domain import (
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    LocationKind,
+    MandateLink,
+    Medium,
+    Municipality,
+    Person,
+    ProtectedIdentity,
+    Role,
+    Severity,
+)
+from hothat.engine import events as ev
+from hothat.engine.clock import Clock, SystemClock, VirtualClock
+from hothat.engine.core import (
+    IncidentState,
+    Record,
+    Resolve,
+    Send,
+    StepStatus,
+    WakeAt,
+    decide,
+)
+from hothat.engine.events import Event, FailureKind, Purpose
+from hothat.errors import (
+    AmbiguousDeliveryError,
+    ConfigProblem,
+    ConfigurationError,
+    DeliveryError,
+    HothatError,
+    IncidentError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+    TokenError,
+    UnknownChannelError,
+)
+from hothat.plugins import HothatPlugins, get_plugin_manager
+from hothat.store import Commit, EventRecord, MemoryStore, OutboxItem, Store
+
+__all__ = ["Engine", "IncidentView", "StepView"]
+
+log = logging.getLogger("hothat.engine")
+
+_MAX_LOOP = 10_000
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(now: datetime) -> str:
+    """A ULID: 48 bits of milliseconds and 80 random bits, Crockford base32, sortable by time."""
+    value = (int(now.timestamp() * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    out = []
+    for _ in range(26):
+        out.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(out))
+
+
+@attrs.frozen
+class StepView:
+    """A step as ``Engine.status`` reports it."""
+
+    id: str
+    title: str
+    status: StepStatus
+    assignees: tuple[str, ...]
+    level: int
+    asked: tuple[str, ...]
+    waiting_for: str | None = None
+
+
+@attrs.frozen
+class IncidentView:
+    """An incident as ``Engine.status`` reports it."""
+
+    incident: Incident
+    steps: tuple[StepView, ...]
+    version: int
+
+    def step(self, step_id: str) -> StepView:
+        """One step's view."""
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+
+@attrs.frozen
+class _Binding:
+    name: str
+    channel: Channel
+    medium: Medium
+    disclosure: Disclosure
+    internal: bool
+
+
+class Engine:
+    """Runs a municipality's routines.
+
+    Args:
+        municipality: the configuration (see :func:`hothat.config.load_config`).
+        store: where trails live; a :class:`~hothat.store.MemoryStore` if not given (use
+            :meth:`from_config` for the SQLite default).
+        clock: :class:`SystemClock` (default) or a :class:`VirtualClock` for simulation.
+        plugins: the hook relay; built with :func:`hothat.plugins.get_plugin_manager` if not given.
+        channels: channel instances by configured name, replacing those the config would build (tests).
+        token_secret: the secret for signed links; read from the config's ``token_secret_env`` if not given.
+        deliver_timeout: seconds a channel's ``deliver`` may take before the attempt counts as ambiguous.
+    """
+
+    def __init__(
+        self,
+        municipality: Municipality,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        plugins: HothatPlugins | None = None,
+        channels: Mapping[str, Channel] | None = None,
+        token_secret: bytes | None = None,
+        deliver_timeout: float = 30.0,
+    ) -> None:
+        self.municipality = municipality
+        self.store: Store = store if store is not None else MemoryStore()
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.plugins = plugins if plugins is not None else HothatPlugins(get_plugin_manager())
+        self.deliver_timeout = deliver_timeout
+        self._channel_overrides = dict(channels or {})
+        self._bindings: dict[str, _Binding] = {}
+        self._default_for: dict[Medium, str] = {}
+        self._states: dict[str, IncidentState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._codes: dict[str, dict[str, tuple[str, str]]] = {}
+        self._queued: dict[str, ev.NotificationQueued] = {}
+        self._provider_ids: dict[str, tuple[str, str]] = {}
+        self._optout: set[str] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._wake = asyncio.Event()
+        self._scheduler: asyncio.Task[None] | None = None
+        self._started = False
+        self._ref_counter = 0
+        self._by_address = self._index_addresses()
+        self._observers = bool(self.plugins.pm.hook.hothat_incident_event.get_hookimpls())
+        self._tokens = self._make_tokens(token_secret)
+
+    # -- construction -------------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_config(
+        cls,
+        config: str | os.PathLike[str] | Municipality,
+        *,
+        store: Store | str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> Engine:
+        """Build an engine from a municipality file (or a loaded ``Municipality``).
+
+        The store defaults to the SQLite file the config names (``store = "hothat.db"``, relative to the config
+        file), ``":memory:"`` gives a :class:`MemoryStore`; pass a path or a store to override.
+        """
+        if isinstance(config, Municipality):
+            municipality = config
+            base = Path.cwd()
+        else:
+            from hothat.config import load_config
+
+            municipality = load_config(config)
+            base = Path(config).resolve().parent
+        if store is None or isinstance(store, str | os.PathLike):
+            target = str(store if store is not None else municipality.store)
+            if target == ":memory:":
+                store_obj: Store = MemoryStore()
+            else:
+                from hothat.store.sqlite import SqliteStore
+
+                path = Path(target)
+                store_obj = SqliteStore(path if path.is_absolute() else base / path)
+        else:
+            store_obj = store
+        return cls(municipality, store=store_obj, **kwargs)
+
+    def _make_tokens(self, secret: bytes | None) -> Any:
+        from hothat.messages.tokens import LinkTokens, secret_from_env
+
+        if secret is None:
+            try:
+                secret = secret_from_env(self.municipality.token_secret_env)
+            except ConfigurationError:
+                log.warning(
+                    "%s is not set: e-mail links use a temporary secret and stop working after a restart",
+                    self.municipality.token_secret_env,
+                )
+                secret = secrets.token_bytes(48)
+        return LinkTokens(secret)
+
+    def _index_addresses(self) -> dict[str, tuple[str, ...]]:
+        index: dict[str, list[str]] = {}
+        for person in self.municipality.directory.people.values():
+            for contact in person.contacts:
+                index.setdefault(contact.address.lower(), [])
+                if person.id not in index[contact.address.lower()]:
+                    index[contact.address.lower()].append(person.id)
+        return {k: tuple(v) for k, v in index.items()}
+
+    def _build_channels(self) -> None:
+        available = self.plugins.channels()
+        problems: list[ConfigProblem] = []
+        for cfg in self.municipality.channels:
+            instance = self._channel_overrides.get(cfg.name)
+            if instance is None:
+                cls = available.get(cfg.plugin)
+                if cls is None:
+                    raise UnknownChannelError(
+                        f"{self.municipality.source}: channels.{cfg.name}.plugin: no installed plugin provides "
+                        f"{cfg.plugin!r} (installed: {', '.join(sorted(available)) or 'none'}); "
+                        f"install it, e.g. pip install hothat-{cfg.plugin.split('.')[0]}"
+                    )
+                try:
+                    settings = cls.Settings.model_validate(dict(cfg.settings))
+                except Exception as exc:
+                    import pydantic
+
+                    if isinstance(exc, pydantic.ValidationError):
+                        for err in exc.errors(include_url=False, include_input=False):
+                            loc = ".".join(str(p) for p in err["loc"])
+                            problems.append(
+                                ConfigProblem(self.municipality.source, f"channels.{cfg.name}.{loc}", err["msg"])
+                            )
+                        continue
+                    raise
+                instance = cls(settings)
+            medium = cfg.medium or type(instance).medium
+            disclosure = Disclosure(cfg.disclosure) if cfg.disclosure else type(instance).default_disclosure
+            internal = bool(getattr(instance.settings, "internal", False))
+            self._bindings[cfg.name] = _Binding(cfg.name, instance, medium, disclosure, internal)
+            self._default_for.setdefault(medium, cfg.name)
+        for name, instance in self._channel_overrides.items():
+            if name not in self._bindings:
+                medium = type(instance).medium
+                self._bindings[name] = _Binding(name, instance, medium, type(instance).default_disclosure, False)
+                self._default_for.setdefault(medium, name)
+        if problems:
+            raise ConfigurationError(problems)
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        """Build the channels, resume every open incident, and (on a real clock) start the scheduler."""
+        if self._started:
+            return
+        self._build_channels()
+        self._started = True
+        self._ref_counter = len(await self.store.incidents())
+        await self._resume()
+        if not isinstance(self.clock, VirtualClock):
+            self._scheduler = asyncio.create_task(self._schedule(), name="hothat-scheduler")
+
+    async def stop(self) -> None:
+        """Finish deliveries in flight, stop the scheduler, close channels and the store."""
+        if not self._started:
+            return
+        if self._scheduler is not None:
+            self._scheduler.cancel()
+            try:
+                await self._scheduler
+            except asyncio.CancelledError:
+                pass
+            self._scheduler = None
+        await self.idle()
+        for binding in self._bindings.values():
+            try:
+                await binding.channel.aclose()
+            except Exception:
+                log.exception("channel %s failed to close", binding.name)
+        await self.store.close()
+        self._started = False
+
+    async def idle(self) -> None:
+        """Wait until every delivery and observer call in flight has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _resume(self) -> None:
+        for incident_id in await self.store.open_incidents():
+            await self._load(incident_id)
+        for item in await self.store.outbox():
+            state = self._states.get(item.incident_id)
+            if state is None or item.key in state.settled:
+                continue
+            self._spawn(self._deliver(item.incident_id, item.key))
+        # Overdue wake-ups fire at once, earliest first.
+        for wake in await self.store.due(self.clock.now(), limit=1_000_000):
+            await self._drive(wake.incident_id)
+
+    async def _schedule(self) -> None:
+        while True:
+            self._wake.clear()
+            nxt = await self.store.next_wake()
+            if nxt is None:
+                await self._wake.wait()
+                continue
+            await self.clock.sleep_until(nxt, self._wake)
+            await self.run_due()
+
+    async def run_due(self) -> int:
+        """Drive every incident whose wake-up is due; returns how many were driven."""
+        count = 0
+        while True:
+            due = await self.store.due(self.clock.now(), limit=500)
+            if not due:
+                return count
+            for wake in due:
+                await self._drive(wake.incident_id)
+                count += 1
+            if len(due) < 500:
+                return count
+
+    async def advance(self, delta: timedelta | str) -> datetime:
+        """Move a virtual clock forward, firing every wake-up on the way at its exact time."""
+        if not isinstance(self.clock, VirtualClock):
+            raise HothatError("advance() needs a VirtualClock; a real clock moves by itself")
+        if isinstance(delta, str):
+            from hothat.domain import parse_duration
+
+            delta = parse_duration(delta)
+        target = self.clock.now() + delta
+        guard = 0
+        while True:
+            await self.idle()
+            nxt = await self.store.next_wake()
+            if nxt is None or nxt > target:
+                break
+            if nxt > self.clock.now():
+                self.clock.set(nxt)
+            driven = await self.run_due()
+            guard = guard + 1 if driven == 0 else 0
+            if guard > 3:
+                log.error("wake-ups at %s do not advance; stopping the clock there", nxt.isoformat())
+                break
+        self.clock.set(max(target, self.clock.now()))
+        await self.idle()
+        return self.clock.now()
+
+    # -- state --------------------------------------------------------------------------------------------------
+
+    def _lock(self, incident_id: str) -> asyncio.Lock:
+        lock = self._locks.get(incident_id)
+        if lock is None:
+            lock = self._locks[incident_id] = asyncio.Lock()
+        return lock
+
+    async def _load(self, incident_id: str) -> IncidentState:
+        state = self._states.get(incident_id)
+        if state is not None:
+            return state
+        records = await self.store.load(incident_id)
+        if not records:
+            raise IncidentError(f"no incident with id {incident_id!r}")
+        first = ev.decode(records[0].type, records[0].payload)
+        assert isinstance(first, ev.IncidentReported)
+        routine = self.municipality.known_routine(first.incident.routine)
+        if routine is None:
+            raise IncidentError(
+                f"incident {first.incident.reference} runs routine {first.incident.routine!r}, "
+                "which the configuration no longer has; restore it to resume the incident"
+            )
+        state = IncidentState.start(first, routine, self.municipality.directory)
+        for record in records[1:]:
+            event = ev.decode(record.type, record.payload)
+            state.apply(event)
+            self._index_event(incident_id, event)
+        state.version = len(records)
+        if not state.closed:
+            self._states[incident_id] = state
+        return state
+
+    def _index_event(self, incident_id: str, event: Event) -> None:
+        if isinstance(event, ev.NotificationQueued):
+            self._queued[event.key] = event
+            if event.code is not None:
+                self._codes.setdefault(event.person, {})[event.code] = (incident_id, event.step)
+        elif isinstance(event, ev.NotificationSent):
+            self._queued.pop(event.key, None)
+            if event.provider_id:
+                self._provider_ids[event.provider_id] = (incident_id, event.key)
+        elif isinstance(event, ev.DeliveryFailed):
+            self._queued.pop(event.key, None)
+
+    def _release_codes(self, incident_id: str, step: str | None = None) -> None:
+        for codes in self._codes.values():
+            for code, (inc, st) in list(codes.items()):
+                if inc == incident_id and (step is None or st == step):
+                    del codes[code]
+
+    # -- the loop -----------------------------------------------------------------------------------------------
+
+    async def _drive(
+        self,
+        incident_id: str,
+        initial: Sequence[Event] = (),
+        *,
+        settle: Sequence[str] = (),
+        new: bool = False,
+    ) -> IncidentState:
+        """Apply ``initial`` events, decide until nothing more is due, commit once, then deliver."""
+        async with self._lock(incident_id):
+            return await self._drive_locked(incident_id, initial, settle=settle, new=new)
+
+    async def _drive_locked(
+        self,
+        incident_id: str,
+        initial: Sequence[Event] = (),
+        *,
+        settle: Sequence[str] = (),
+        new: bool = False,
+        first: IncidentState | None = None,
+    ) -> IncidentState:
+        state = first if first is not None else await self._load(incident_id)
+        base_version = 0 if new else state.version
+        if new:
+            state.version = 1  # IncidentState.start already holds the IncidentReported event
+        produced: list[Event] = list(initial)
+        for event in initial:
+            if not (new and isinstance(event, ev.IncidentReported)):
+                state.apply(event)
+        to_deliver: list[str] = []
+        outbox: list[OutboxItem] = []
+        wake: datetime | None = None
+        for _ in range(_MAX_LOOP):
+            now = self.clock.now()
+            commands = decide(state, now)
+            wake = None
+            actions = []
+            for command in commands:
+                if isinstance(command, WakeAt):
+                    wake = command.at
+                else:
+                    actions.append(command)
+            if not actions:
+                break
+            for command in actions:
+                for event in self._execute(state, command, now):
+                    state.apply(event)
+                    produced.append(event)
+                    if isinstance(event, ev.NotificationQueued):
+                        to_deliver.append(event.key)
+                        outbox.append(OutboxItem(event.key, incident_id, json.dumps({"key": event.key}), now))
+        else:
+            log.error("incident %s: decisions did not settle; the next wake-up retries", incident_id)
+        if not produced and not settle:
+            return state
+        for event in produced:
+            self._index_event(incident_id, event)
+        if state.closed:
+            self._release_codes(incident_id)
+        records = []
+        for event in produced:
+            tag, payload = ev.encode(event)
+            records.append(EventRecord(tag, payload, event.at))
+        commit = Commit(
+            incident_id=incident_id,
+            expected_version=base_version,
+            events=tuple(records),
+            wake_at=wake,
+            outbox_put=tuple(outbox),
+            outbox_done=tuple(settle),
+            is_open=not state.closed,
+            reference=state.incident.reference,
+            municipality=self.municipality.id,
+        )
+        try:
+            await self.store.commit(commit)
+        except Exception:
+            # Our in-memory state ran ahead of the store: forget it, the trail is the truth.
+            self._states.pop(incident_id, None)
+            raise
+        if state.closed:
+            self._states.pop(incident_id, None)
+        else:
+            self._states[incident_id] = state
+        self._wake.set()
+        for key in to_deliver:
+            self._spawn(self._deliver(incident_id, key))
+        if self._observers and produced:
+            self._spawn(self._observe(produced, state.incident))
+        return state
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _observe(self, produced: Sequence[Event], incident: Incident) -> None:
+        for event in produced:
+            await self.plugins.incident_event(event=event, incident=incident)
+
+    def _execute(self, state: IncidentState, command: Record | Resolve | Send, now: datetime) -> list[Event]:
+        if isinstance(command, Record):
+            return [command.event]
+        if isinstance(command, Resolve):
+            return [self._resolve(state, command, now)]
+        return [self._queue(state, command, now)]
+
+    def _resolve(self, state: IncidentState, cmd: Resolve, now: datetime) -> Event:
+        directory = self.municipality.directory
+        role = directory.roles.get(cmd.role) or Role(cmd.role)
+        try:
+            resolution = self.plugins.resolve_role(role=role, incident=state.incident, directory=directory, at=now)
+        except Exception:
+            log.exception("a hothat_resolve_role plugin failed for role %s; using the configuration", cmd.role)
+            resolution = directory.resolve(cmd.role, state.incident.party, at=now, incident_holders=state.incident.holders)
+        people = tuple(p.id for p in resolution.people)
+        unavailable = tuple(p.id for p in resolution.unavailable)
+        if people:
+            return ev.TargetsResolved(
+                now, cmd.step, cmd.slot, cmd.level, cmd.round, cmd.role, cmd.purpose, people, resolution.via,
+                unavailable,
+            )
+        return ev.RoleUnresolved(
+            now, cmd.step, cmd.slot, cmd.level, cmd.round, cmd.role, cmd.purpose, resolution.via, unavailable
+        )
+
+    def _queue(self, state: IncidentState, cmd: Send, now: datetime) -> ev.NotificationQueued:
+        st = state.steps[cmd.step]
+        ask = st.asks[cmd.ask]
+        person = self.municipality.directory.people[ask.person]
+        contact = person.contacts[cmd.contact]
+        channel = contact.channel or self._default_for.get(contact.medium, "")
+        code: str | None = None
+        if contact.medium is Medium.SMS and ask.purpose in (Purpose.OWNER, Purpose.UNRESOLVED):
+            code = state.codes.get((cmd.step, person.id))
+            if code is None:
+                from hothat.messages.codes import allocate_code
+
+                code = allocate_code(self._codes.get(person.id, {}).keys())
+                self._codes.setdefault(person.id, {})[code] = (state.incident.id, cmd.step)
+        key = f"{state.incident.id}:{cmd.step}:{cmd.ask}:{cmd.contact}:{cmd.attempt}"
+        return ev.NotificationQueued(
+            now, key, cmd.step, person.id, ask.slot, ask.level, ask.kind, contact.medium, cmd.contact, channel,
+            ask=cmd.ask, attempt=cmd.attempt, code=code,
+        )
+
+    # -- delivery -----------------------------------------------------------------------------------------------
+
+    async def _deliver(self, incident_id: str, key: str) -> None:
+        try:
+            async with self._lock(incident_id):
+                state = await self._load(incident_id)
+                if key in state.settled:
+                    return
+                queued = self._queued.get(key)
+                if queued is None:
+                    return
+                binding = self._bindings.get(queued.channel)
+                message = self._render(state, queued, binding) if binding is not None else None
+            result = await self._attempt(queued, binding, message)
+            await self._drive(incident_id, [result], settle=[key])
+        except Exception:
+            log.exception("incident %s: delivery bookkeeping failed for %s; it is retried at restart", incident_id, key)
+
+    async def _attempt(
+        self, queued: ev.NotificationQueued, binding: _Binding | None, message: OutboundMessage | None
+    ) -> Event:
+        started = time.perf_counter()
+        if binding is None or message is None:
+            return ev.DeliveryFailed(
+                self.clock.now(), queued.key, queued.channel or "-", FailureKind.PERMANENT,
+                f"no channel is configured for {queued.medium}",
+            )
+        if queued.medium is Medium.SMS and message.address in self._optout:
+            return ev.DeliveryFailed(
+                self.clock.now(), queued.key, binding.name, FailureKind.PERMANENT, "the number has opted out (STOP)"
+            )
+        try:
+            receipt = await asyncio.wait_for(binding.channel.deliver(message), timeout=self.deliver_timeout)
+        except RetryableDeliveryError as exc:
+            return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.RETRYABLE, _reason(exc),
+                                     exc.retry_after)
+        except PermanentDeliveryError as exc:
+            return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.PERMANENT, _reason(exc))
+        except AmbiguousDeliveryError as exc:
+            return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.AMBIGUOUS, _reason(exc))
+        except TimeoutError:
+            return ev.DeliveryFailed(
+                self.clock.now(), queued.key, binding.name, FailureKind.AMBIGUOUS,
+                f"the channel did not answer within {self.deliver_timeout:g} s",
+            )
+        except DeliveryError as exc:
+            return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.RETRYABLE, _reason(exc))
+        except Exception as exc:
+            log.exception("channel %s raised %s; treated as a transient failure", binding.name, type(exc).__name__)
+            return ev.DeliveryFailed(
+                self.clock.now(), queued.key, binding.name, FailureKind.RETRYABLE,
+                f"the channel raised {type(exc).__name__}",
+            )
+        log.debug("delivered %s via %s in %.1f ms", queued.key, binding.name, (time.perf_counter() - started) * 1e3)
+        return ev.NotificationSent(
+            self.clock.now(), queued.key, binding.name, receipt.provider_id, str(receipt.status),
+            receipt.segments, receipt.encoding,
+        )
+
+    def _render(self, state: IncidentState, queued: ev.NotificationQueued, binding: _Binding) -> OutboundMessage:
+        from hothat.messages.templates import Actor, RenderContext, render
+
+        directory = self.municipality.directory
+        incident = state.incident
+        step = state.step(queued.step)
+        st = state.steps[queued.step]
+        ask = st.asks[queued.ask]
+        person = directory.people[queued.person]
+        contact = person.contacts[queued.contact]
+        locale = person.language or self.municipality.locale
+        disclosure = binding.disclosure
+        if disclosure is Disclosure.FULL and not binding.internal:
+            disclosure = Disclosure.STANDARD
+        role_id = self._asked_role(state, queued)
+        role_name = self._role_name(role_id, locale)
+        taken_by = None
+        if queued.kind is MessageKind.TAKEN:
+            taken = [t for t in st.tracks if t.assignee is not None and t.acknowledged_at is not None]
+            if taken:
+                track = max(taken, key=lambda t: t.acknowledged_at or queued.at)
+                assert track.assignee is not None
+                taken_by = self._actor(
+                    directory.people.get(track.assignee),
+                    self._role_name(self._role_of(state, step.id, track.assignee, track.slot), locale),
+                )
+        targeted = None
+        if incident.targeted:
+            targeted_person = directory.people.get(incident.targeted)
+            if targeted_person is not None:
+                targeted = Actor(
+                    name=targeted_person.name,
+                    role_name=self._role_name("targeted_person", locale),
+                    protected=targeted_person.protected_identity or incident.is_protected,
+                )
+        askable = ask.purpose in (Purpose.OWNER, Purpose.UNRESOLVED)
+        ack_url = decline_url = None
+        if askable and contact.medium is Medium.EMAIL:
+            nonce = hashlib.sha256(queued.key.encode()).hexdigest()[:24]
+            base = self.municipality.link_base_url.rstrip("/")
+            for action in ("acknowledge", "decline"):
+                from hothat.messages.tokens import LinkAction
+
+                token = self._tokens.issue(
+                    incident.id, queued.step, person.id, LinkAction(action), self.clock.now(), nonce + action[0]
+                )
+                url = f"{base}/link?t={token}"
+                if action == "acknowledge":
+                    ack_url = url
+                else:
+                    decline_url = url
+        party = directory.parties.get(incident.party) if incident.party else None
+        context = RenderContext(
+            municipality=self.municipality.name,
+            reference=incident.reference,
+            severity=incident.severity,
+            incident_kind=incident.kind,
+            occurred_at=incident.occurred_at,
+            timezone=self.municipality.timezone,
+            party_name=party.name if party else None,
+            step_id=step.id,
+            step_title=step.title,
+            instruction=step.instruction,
+            checklist=tuple(item.text for item in step.checklist),
+            message_kind=queued.kind,
+            medium=contact.medium,
+            locale=locale,
+            disclosure=disclosure,
+            level=queued.level,
+            reply_code=queued.code,
+            ack_url=ack_url,
+            decline_url=decline_url,
+            ack_within=step.deadlines_for(incident.severity).ack_within,
+            taken_by=taken_by,
+            targeted=targeted,
+            description=incident.description,
+            recipient_role=role_name,
+            internal=binding.internal,
+        )
+        try:
+            rendered = self.plugins.render_message(context=context)
+        except Exception:
+            log.exception("a hothat_render_message plugin failed; using the builtin templates")
+            rendered = render(context)
+        protected = self._protected_names(incident)
+        if _names_any(protected, rendered.subject, rendered.text, rendered.html or ""):
+            log.warning("incident %s: a rendered message named a protected person; the builtin text is used",
+                        incident.reference)
+            rendered = render(context)
+            if _names_any(protected, rendered.subject, rendered.text, rendered.html or ""):
+                rendered = attrs.evolve(
+                    rendered,
+                    subject=_redact(rendered.subject, protected),
+                    text=_redact(rendered.text, protected),
+                    html=_redact(rendered.html, protected) if rendered.html else rendered.html,
+                )
+        thread = base64.b32encode(hashlib.sha256(f"{incident.id}/{person.id}".encode()).digest()[:10]).decode().lower()
+        sequence = sum(
+            1 for q in self._email_history(state, person.id) if q < queued.key
+        ) if contact.medium is Medium.EMAIL else 0
+        return OutboundMessage(
+            key=queued.key,
+            incident_id=incident.id,
+            reference=incident.reference,
+            municipality=self.municipality.name,
+            step_id=step.id,
+            kind=queued.kind,
+            person_id=person.id,
+            medium=contact.medium,
+            address=contact.address,
+            locale=locale,
+            disclosure=disclosure,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            reply_code=queued.code,
+            ack_url=ack_url,
+            decline_url=decline_url,
+            thread=thread,
+            sequence=sequence,
+            prompt=rendered.prompt,
+            attempt=queued.attempt,
+        )
+
+    def _email_history(self, state: IncidentState, person_id: str) -> list[str]:
+        keys = []
+        for key, (step_id, index) in state.queued.items():
+            ask = state.steps[step_id].asks[index]
+            if ask.person != person_id:
+                continue
+            person = self.municipality.directory.people.get(person_id)
+            contact_index = int(key.rsplit(":", 2)[1])
+            if person is not None and contact_index < len(person.contacts):
+                if person.contacts[contact_index].medium is Medium.EMAIL:
+                    keys.append(key)
+        return keys
+
+    def _asked_role(self, state: IncidentState, queued: ev.NotificationQueued) -> str:
+        step = state.step(queued.step)
+        ask = state.steps[queued.step].asks[queued.ask]
+        if ask.purpose is Purpose.OWNER:
+            chain = state.chain(step, ask.slot)
+            return chain[min(ask.level, len(chain) - 1)]
+        if ask.purpose is Purpose.UNRESOLVED:
+            return state.unresolved_role(step)
+        if ask.purpose is Purpose.REMINDER and step.escalation and ask.person not in {
+            t.assignee for t in state.steps[queued.step].tracks
+        }:
+            return step.escalation[0]
+        return step.owners[0]
+
+    @staticmethod
+    def _role_of(state: IncidentState, step_id: str, person: str, slot: int) -> str:
+        """The role ``person`` was asked as for ``slot`` (the level's role, or ``unresolved_to``)."""
+        step = state.step(step_id)
+        for ask in reversed(state.steps[step_id].asks):
+            if ask.person != person or ask.slot != slot:
+                continue
+            if ask.purpose is Purpose.OWNER:
+                chain = state.chain(step, slot)
+                return chain[min(ask.level, len(chain) - 1)]
+            if ask.purpose is Purpose.UNRESOLVED:
+                return state.unresolved_role(step)
+        return step.owners[slot] if 0 <= slot < len(step.owners) else step.owners[0]
+
+    def _role_name(self, role_id: str, locale: str) -> str:
+        role = self.municipality.directory.roles.get(role_id)
+        return role.name(locale) if role is not None else role_id
+
+    @staticmethod
+    def _actor(person: Person | None, role_name: str) -> Any:
+        from hothat.messages.templates import Actor
+
+        if person is None:
+            return Actor(name=role_name, role_name=role_name, protected=True)
+        return Actor(name=person.name, role_name=role_name, protected=person.protected_identity)
+
+    def _protected_names(self, incident: Incident) -> list[str]:
+        names = [p.name for p in self.municipality.directory.people.values() if p.protected_identity and p.name]
+        if incident.targeted and incident.is_protected:
+            targeted = self.municipality.directory.people.get(incident.targeted)
+            if targeted is not None and targeted.name:
+                names.append(targeted.name)
+        return names
+
+    # -- public actions -----------------------------------------------------------------------------------------
+
+    def _check_started(self) -> None:
+        if not self._started:
+            raise HothatError("the engine is not running: use 'async with engine:' or 'await engine.start()'")
+
+    async def report(
+        self,
+        *,
+        kind: IncidentKind | str,
+        severity: Severity | str,
+        targeted: str | None = None,
+        party: str | None = None,
+        description: str = "",
+        occurred_at: datetime | None = None,
+        mandate_link: MandateLink | str = MandateLink.SUSPECTED,
+        location_kind: LocationKind | str = LocationKind.OTHER,
+        protected_identity: ProtectedIdentity | str | None = None,
+        facts: Mapping[str, bool] | None = None,
+        holders: Mapping[str, Sequence[str]] | None = None,
+        reference: str | None = None,
+        reported_by: str | None = None,
+    ) -> Incident:
+        """Report an incident and start its routine. Returns the incident (with its reference number).
+
+        ``targeted`` and ``holders`` name person ids from the configuration; ``party`` a party id. The routine is
+        chosen by the config's rules (kind, severity) and runs after the party's own chain, if it has one.
+        """
+        self._check_started()
+        directory = self.municipality.directory
+        try:
+            kind_v = IncidentKind(kind)
+            severity_v = Severity(severity)
+            mandate_v = MandateLink(mandate_link)
+            location_v = LocationKind(location_kind)
+        except ValueError as exc:
+            raise IncidentError(f"cannot report the incident: {exc}") from None
+        if party is not None and party not in directory.parties:
+            raise IncidentError(f"no party with id {party!r}; known: {', '.join(sorted(directory.parties))}")
+        role_holders: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in (holders or {}).items()}
+        for person_id in [targeted or "", *(p for v in role_holders.values() for p in v)]:
+            if person_id and person_id not in directory.people:
+                raise IncidentError(f"no person with id {person_id!r} in the configuration")
+        if targeted:
+            role_holders.setdefault("targeted_person", (targeted,))
+        if protected_identity is None:
+            target = directory.people.get(targeted) if targeted else None
+            protection = (
+                ProtectedIdentity.PROTECTED_REGISTRATION
+                if target is not None and target.protected_identity
+                else ProtectedIdentity.NONE
+            )
+        else:
+            protection = ProtectedIdentity(protected_identity)
+        now = self.clock.now()
+        routine = self.municipality.routine_for(kind_v, severity_v, party)
+        incident_id = new_id(now)
+        ref = reference or await self._next_reference(now)
+        incident = Incident(
+            id=incident_id,
+            reference=ref,
+            municipality=self.municipality.id,
+            kind=kind_v,
+            severity=severity_v,
+            routine=routine.id,
+            occurred_at=occurred_at or now,
+            reported_at=now,
+            targeted=targeted,
+            party=party,
+            mandate_link=mandate_v,
+            description=description,
+            location_kind=location_v,
+            protected_identity=protection,
+            facts=dict(facts or {}),
+            holders=role_holders,
+        )
+        reported = ev.IncidentReported(now, incident, reported_by)
+        state = IncidentState.start(reported, routine, self.municipality.directory)
+        state.version = 0
+        async with self._lock(incident_id):
+            await self._drive_locked(incident_id, [reported], new=True, first=state)
+        log.info("incident %s reported (%s, %s)", ref, kind_v, severity_v)
+        return incident
+
+    async def _next_reference(self, now: datetime) -> str:
+        year = now.astimezone().year
+        while True:
+            self._ref_counter += 1
+            ref = f"{self.municipality.reference_prefix}-{year}-{self._ref_counter:04d}"
+            if await self.store.find(ref) is None:
+                return ref
+
+    async def _act(self, incident_id: str, build: Any) -> IncidentState:
+        self._check_started()
+        async with self._lock(incident_id):
+            state = await self._load(incident_id)
+            events = build(state)
+            if not events:
+                return state
+            for event in events:
+                if isinstance(event, ev.StepCompleted):
+                    self._release_codes(incident_id, event.step)
+            return await self._drive_locked(incident_id, events, first=state)
+
+    def _active_step(self, state: IncidentState, step_id: str) -> None:
+        if state.closed:
+            raise IncidentError(f"incident {state.incident.reference} is closed")
+        if step_id not in state.steps:
+            raise IncidentError(f"incident {state.incident.reference} has no step {step_id!r}")
+
+    def _known_person(self, person: str) -> None:
+        if person not in self.municipality.directory.people:
+            raise IncidentError(f"no person with id {person!r} in the configuration")
+
+    def _may_take(self, state: IncidentState, step_id: str, person: str) -> int:
+        slot = state.ack_slot(step_id, person)
+        if slot is not None:
+            return slot
+        st = state.steps[step_id]
+        step = state.step(step_id)
+        directory = self.municipality.directory
+        for track in st.tracks:
+            if track.assignee is not None:
+                continue
+            for role in state.chain(step, track.slot):
+                if person in directory.direct_holders(role, state.incident.party, state.incident.holders):
+                    return track.slot
+        taken = [t.assignee for t in st.tracks if t.assignee]
+        if taken and len(taken) == len(st.tracks):
+            raise IncidentError(f"step {step_id} of {state.incident.reference} is already taken")
+        raise IncidentError(
+            f"{person!r} was not asked for step {step_id} of {state.incident.reference} and holds none of its roles"
+        )
+
+    async def acknowledge(
+        self, incident_id: str, *, step: str, person: str, via: str = "api", nonce: str | None = None
+    ) -> None:
+        """``person`` takes ``step``: escalation stops and everyone else asked is told who took it."""
+        self._known_person(person)
+
+        def build(state: IncidentState) -> list[Event]:
+            self._active_step(state, step)
+            st = state.steps[step]
+            if st.status is not StepStatus.ACTIVE:
+                if any(t.assignee == person for t in st.tracks):
+                    return []
+                raise IncidentError(f"step {step} of {state.incident.reference} is {st.status}, not waiting for anyone")
+            if any(t.assignee == person for t in st.tracks) and not state.ack_slot(step, person):
+                return []
+            slot = self._may_take(state, step, person)
+            return [ev.Acknowledged(self.clock.now(), step, person, slot, via, nonce)]
+
+        await self._act(incident_id, build)
+
+    async def decline(
+        self, incident_id: str, *, step: str, person: str, via: str = "api", nonce: str | None = None
+    ) -> None:
+        """``person`` can't take ``step``: the engine moves on at once."""
+        self._known_person(person)
+
+        def build(state: IncidentState) -> list[Event]:
+            self._active_step(state, step)
+            if state.steps[step].status is not StepStatus.ACTIVE:
+                return []
+            if not state.asked(step, person):
+                raise IncidentError(f"{person!r} was not asked for step {step} of {state.incident.reference}")
+            return [ev.Declined(self.clock.now(), step, person, via, nonce)]
+
+        await self._act(incident_id, build)
+
+    async def record_fact(self, incident_id: str, fact: str, value: bool, *, by: str | None = None) -> None:
+        """Record a decided fact (``police_report_wanted``); steps waiting for it go on or are skipped."""
+
+        def build(state: IncidentState) -> list[Event]:
+            if state.closed:
+                raise IncidentError(f"incident {state.incident.reference} is closed")
+            if state.incident.facts.get(fact) is value:
+                return []
+            return [ev.FactRecorded(self.clock.now(), fact, bool(value), by)]
+
+        await self._act(incident_id, build)
+
+    async def check(self, incident_id: str, *, step: str, item: str, person: str) -> None:
+        """Tick one checklist item of a step."""
+        self._known_person(person)
+
+        def build(state: IncidentState) -> list[Event]:
+            self._active_step(state, step)
+            items = {i.id for i in state.step(step).checklist}
+            if item not in items:
+                raise IncidentError(f"step {step} has no checklist item {item!r}; it has: {', '.join(sorted(items))}")
+            if item in state.steps[step].checked:
+                return []
+            return [ev.ChecklistChecked(self.clock.now(), step, item, person)]
+
+        await self._act(incident_id, build)
+
+    async def assign_role(self, incident_id: str, role: str, person: str, *, by: str | None = None) -> None:
+        """Fill an incident-scoped role, e.g. the support person chosen in 3.2.1."""
+        self._known_person(person)
+
+        def build(state: IncidentState) -> list[Event]:
+            if state.closed:
+                raise IncidentError(f"incident {state.incident.reference} is closed")
+            return [ev.RoleAssigned(self.clock.now(), role, person, by)]
+
+        await self._act(incident_id, build)
+
+    async def complete(
+        self, incident_id: str, *, step: str, person: str, note: str = "", checked: Sequence[str] = ()
+    ) -> None:
+        """Mark a step done, with a note. Every checklist item must be ticked (now or before).
+
+        A person who did the step without acknowledging it first takes it by completing it. A joint step can
+        only be completed once every owner has taken it.
+        """
+        self._known_person(person)
+
+        def build(state: IncidentState) -> list[Event]:
+            self._active_step(state, step)
+            st = state.steps[step]
+            if st.status is StepStatus.COMPLETED:
+                return []
+            if st.status not in (StepStatus.ACTIVE, StepStatus.ACKNOWLEDGED):
+                raise IncidentError(f"step {step} of {state.incident.reference} is {st.status} and cannot be completed")
+            now = self.clock.now()
+            out: list[Event] = []
+            definition = state.step(step)
+            items = {i.id for i in definition.checklist}
+            unknown = set(checked) - items
+            if unknown:
+                raise IncidentError(f"step {step} has no checklist item(s) {', '.join(sorted(unknown))}")
+            missing = items - st.checked - set(checked)
+            if missing:
+                raise IncidentError(
+                    f"step {step} of {state.incident.reference} has unticked checklist items: {', '.join(sorted(missing))}"
+                )
+            if all(t.assignee != person for t in st.tracks):
+                open_slots = [t for t in st.tracks if t.assignee is None]
+                if not open_slots:
+                    raise IncidentError(f"step {step} was taken by others; only they can complete it")
+                out.append(ev.Acknowledged(now, step, person, self._may_take(state, step, person), "complete"))
+            unassigned = sum(1 for t in st.tracks if t.assignee is None) - len(out)
+            if definition.joint and unassigned > 0:
+                raise IncidentError(f"step {step} is joint: every owner must take it before it is completed")
+            for item in sorted(set(checked) - st.checked):
+                out.append(ev.ChecklistChecked(now, step, item, person))
+            out.append(ev.StepCompleted(now, step, person, note))
+            return out
+
+        await self._act(incident_id, build)
+
+    async def close(self, incident_id: str, *, by: str | None = None, reason: str = "") -> None:
+        """Close the incident: every escalation stops; people asked about unfinished steps are told."""
+
+        def build(state: IncidentState) -> list[Event]:
+            if state.closed:
+                return []
+            return [ev.IncidentClosed(self.clock.now(), by, reason)]
+
+        await self._act(incident_id, build)
+
+    # -- inbound ------------------------------------------------------------------------------------------------
+
+    async def inbound(
+        self, channel: str, method: str, url: str, headers: Mapping[str, str], body: bytes
+    ) -> InboundResult:
+        """Hand a provider callback to its channel, act on what it says, and return the HTTP answer to give.
+
+        Raises ``InboundError`` when the channel refuses the request (bad signature): answer it with 403.
+        """
+        self._check_started()
+        binding = self._bindings.get(channel)
+        if binding is None:
+            raise UnknownChannelError(f"no channel named {channel!r} is configured")
+        result = binding.channel.parse_inbound(method, url, headers, body)
+        for event in result.events:
+            try:
+                await self.handle_inbound(event)
+            except HothatError as exc:
+                log.warning("inbound %s from channel %s not applied: %s", event.kind, channel, exc)
+        return result
+
+    async def handle_inbound(self, event: InboundEvent) -> None:
+        """Act on one inbound event: an acknowledgement, a decline, a delivery report, STOP or START."""
+        self._check_started()
+        if event.kind is InboundKind.STOP:
+            self._optout.add(event.address)
+            log.info("a number opted out of SMS (STOP)")
+            return
+        if event.kind is InboundKind.START:
+            self._optout.discard(event.address)
+            return
+        if event.kind in (InboundKind.ACKNOWLEDGE, InboundKind.DECLINE):
+            acknowledge = event.kind is InboundKind.ACKNOWLEDGE
+            if event.token:
+                await self.follow_link(event.token)
+                return
+            target = self._target_of(event)
+            if target is None:
+                log.info("an answer from %s matched no open step; ignored", event.channel)
+                return
+            incident_id, step, person = target
+            via = self._bindings[event.channel].medium.value if event.channel in self._bindings else event.channel
+            if acknowledge:
+                await self.acknowledge(incident_id, step=step, person=person, via=via)
+            else:
+                await self.decline(incident_id, step=step, person=person, via=via)
+            return
+        if event.kind in (InboundKind.DELIVERY, InboundKind.CALL_OUTCOME) and event.status is not None:
+            found = self._key_of(event)
+            if found is None:
+                return
+            incident_id, key = found
+
+            def build(state: IncidentState) -> list[Event]:
+                assert event.status is not None
+                return [ev.DeliveryConfirmed(self.clock.now(), key, event.status)]
+
+            await self._act(incident_id, build)
+
+    def _key_of(self, event: InboundEvent) -> tuple[str, str] | None:
+        if event.message_key:
+            incident_id = event.message_key.split(":", 1)[0]
+            return incident_id, event.message_key
+        if event.provider_id:
+            return self._provider_ids.get(event.provider_id)
+        return None
+
+    def _target_of(self, event: InboundEvent) -> tuple[str, str, str] | None:
+        if event.message_key:
+            queued = self._queued.get(event.message_key)
+            incident_id = event.message_key.split(":", 1)[0]
+            if queued is not None:
+                return incident_id, queued.step, queued.person
+            parts = event.message_key.split(":")
+            state = self._states.get(incident_id)
+            if state is not None and len(parts) == 5 and parts[1] in state.steps:
+                ask = state.steps[parts[1]].asks[int(parts[2])]
+                return incident_id, parts[1], ask.person
+            return None
+        if event.reply_code is None:
+            return None
+        for person in self._by_address.get(event.address.lower(), ()):
+            found = self._codes.get(person, {}).get(event.reply_code)
+            if found is not None:
+                return found[0], found[1], person
+        return None
+
+    async def follow_link(self, token: str) -> str:
+        """Act on a clicked e-mail link. Returns ``"acknowledged"`` or ``"declined"``; raises ``TokenError``."""
+        from hothat.messages.tokens import LinkAction
+
+        now = self.clock.now()
+        claims = self._tokens.verify(token, now)
+        state = await self._load(claims.incident_id) if claims.incident_id in self._states else None
+        if state is None:
+            try:
+                state = await self._load(claims.incident_id)
+            except IncidentError:
+                raise TokenError("mismatch") from None
+        if claims.nonce in state.nonces:
+            raise TokenError("used")
+        if claims.action is LinkAction.ACKNOWLEDGE:
+            await self.acknowledge(claims.incident_id, step=claims.step_id, person=claims.person_id, via="email",
+                                   nonce=claims.nonce)
+            return "acknowledged"
+        await self.decline(claims.incident_id, step=claims.step_id, person=claims.person_id, via="email",
+                           nonce=claims.nonce)
+        return "declined"
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    async def trail(self, incident_id: str) -> list[Event]:
+        """The incident's events, oldest first: its audit trail."""
+        return [ev.decode(r.type, r.payload) for r in await self.store.load(incident_id)]
+
+    async def find(self, reference: str) -> str | None:
+        """The incident id for a reference number."""
+        return await self.store.find(reference)
+
+    async def status(self, incident_id: str) -> IncidentView:
+        """Where the incident stands: each step's status, assignees, level and who was asked."""
+        state = self._states.get(incident_id) or await self._load(incident_id)
+        views = []
+        for step in state.routine.steps:
+            st = state.steps[step.id]
+            waiting = None
+            if st.status is StepStatus.PENDING and step.when is not None and step.when.evaluate(state.incident.facts) is None:
+                waiting = step.when.fact
+            views.append(
+                StepView(
+                    id=step.id,
+                    title=step.title.get(self.municipality.locale),
+                    status=st.status,
+                    assignees=tuple(t.assignee for t in st.tracks if t.assignee),
+                    level=max((t.level for t in st.tracks), default=0),
+                    asked=tuple(dict.fromkeys(a.person for a in st.asks if a.purpose is not Purpose.INFORMED)),
+                    waiting_for=waiting,
+                )
+            )
+        return IncidentView(state.incident, tuple(views), state.version)
+
+
+def _reason(exc: DeliveryError) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:300]
+
+
+def _names_any(names: Sequence[str], *texts: str) -> bool:
+    lowered = [t.lower() for t in texts]
+    return any(name.lower() in text for name in names for text in lowered)
+
+
+def _redact(text: str, names: Sequence[str]) -> str:
+    import re
+
+    for name in names:
+        text = re.sub(re.escape(name), "[skyddad identitet]", text, flags=re.IGNORECASE)
+    return text
+

@@ -1,0 +1,1 @@
+"""Test and simulation kit: a pytest plugin for plugin authors and harnesses."""
