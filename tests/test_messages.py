@@ -19,15 +19,17 @@ TAKER = Actor("Per Persson", "partiets säkerhetsansvarig")
 TARGET = Actor("Anna Andersson", "den utsatte")
 DESCRIPTION = "Hotfullt brev i brevlådan, avsändaren känd sedan tidigare."
 
-# Short step titles in the style of the Oxelösund routine (our own titles for its numbered rows).
+# The step titles of the shipped Oxelösund example (src/hothat/data/oxelosund.toml), copied so this test
+# keeps checking typical titles whatever the example becomes.
 OXELOSUND_TITLES = [
-    ("3.1.1", "Bedömning av situationen"),
-    ("3.1.2", "Kontakt med polisen"),
-    ("3.1.3", "Polisanmälan"),
-    ("3.2.1", "Initialt stöd och stödperson"),
-    ("3.2.2", "Sällskap och transport"),
-    ("3.2.3", "Information till målgrupper"),
-    ("3.2.3", "Information till massmedia"),
+    ("3.1.1", "Bedömning av situationen", "Assess the situation"),
+    ("3.1.2", "Kontakt med polisen för bedömning", "Consult the police"),
+    ("3.1.3", "Polisanmälan", "Police report"),
+    ("3.2.1", "Initialt stöd och stödperson", "Initial support and support person"),
+    ("3.2.2", "Sällskap till sjukvård", "Company to healthcare"),
+    ("3.2.2b", "Sällskap hem", "Company home"),
+    ("3.2.3", "Information till valda målgrupper", "Information to chosen groups"),
+    ("3.2.3b", "Information till massmedia", "Information to the media"),
 ]
 
 
@@ -153,39 +155,45 @@ def test_every_sms_is_gsm7(kind: MessageKind, level: Disclosure, locale: str) ->
     assert rendered.html is None
 
 
-@pytest.mark.parametrize(("step_id", "title"), OXELOSUND_TITLES)
-@pytest.mark.parametrize("kind", [MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED])
+@pytest.mark.parametrize(("step_id", "sv", "en"), OXELOSUND_TITLES)
+@pytest.mark.parametrize("kind", list(MessageKind))
 @pytest.mark.parametrize("severity", list(Severity))
+@pytest.mark.parametrize("locale", ["sv", "en"])
 def test_minimal_sms_fits_one_segment(
-    step_id: str, title: str, kind: MessageKind, severity: Severity
+    step_id: str, sv: str, en: str, kind: MessageKind, severity: Severity, locale: str
 ) -> None:
-    rendered = render(
-        context(
-            step_id=step_id, step_title=Text(title), message_kind=kind, severity=severity, reply_code="123"
-        )
+    ctx = context(
+        step_id=step_id,
+        step_title=Text(sv, en),
+        message_kind=kind,
+        severity=severity,
+        locale=locale,
+        reply_code="123",
+        taken_by=TAKER,
     )
+    rendered = render(ctx)
     assert rendered.sms is not None
     assert rendered.sms.segments == 1, rendered.text
-    assert rendered.text.endswith("Svara 123 om du tar det, 123n om du inte kan.")
+    if kind in (MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED):
+        assert rendered.text.endswith(
+            "Svara 123 om du tar det, 123n om du inte kan."
+            if locale == "sv"
+            else "Reply 123 to take it, 123n if you can't."
+        )
 
 
-@pytest.mark.parametrize(("step_id", "title"), OXELOSUND_TITLES)
-@pytest.mark.parametrize("severity", [Severity.ACUTE, Severity.SERIOUS, Severity.PREVENTIVE])
+@pytest.mark.parametrize(("step_id", "sv", "en"), OXELOSUND_TITLES)
+@pytest.mark.parametrize("severity", [Severity.ACUTE, Severity.SERIOUS])
 @pytest.mark.parametrize("locale", ["sv", "en"])
-def test_minimal_notify_keeps_typical_titles_whole(
-    step_id: str, title: str, severity: Severity, locale: str
+@pytest.mark.parametrize("kind", [MessageKind.NOTIFY, MessageKind.REMINDER, MessageKind.INFORMED])
+def test_minimal_sms_keeps_typical_titles_whole(
+    step_id: str, sv: str, en: str, severity: Severity, locale: str, kind: MessageKind
 ) -> None:
-    rendered = render(
-        context(step_id=step_id, step_title=Text(title, title), severity=severity, locale=locale)
+    ctx = context(
+        step_id=step_id, step_title=Text(sv, en), severity=severity, locale=locale, message_kind=kind
     )
-    assert f"{step_id} ({title})" in rendered.text
-
-
-@pytest.mark.parametrize(("step_id", "title"), OXELOSUND_TITLES)
-@pytest.mark.parametrize("kind", [k for k in MessageKind if k not in (MessageKind.TAKEN, MessageKind.CLOSED)])
-def test_minimal_swedish_sms_keeps_typical_titles_whole(step_id: str, title: str, kind: MessageKind) -> None:
-    rendered = render(context(step_id=step_id, step_title=Text(title), message_kind=kind))
-    assert f"{step_id} ({title})" in rendered.text
+    title = sv if locale == "sv" else en
+    assert f"{step_id} ({title})" in render(ctx).text
 
 
 def test_notify_minimal_sms_keeps_a_typical_title_whole() -> None:
@@ -234,13 +242,13 @@ def test_taken_message_names_role_of_protected_taker() -> None:
 @pytest.mark.parametrize(
     ("kind", "sv", "en"),
     [
-        (MessageKind.ESCALATION, "Ingen har svarat på steg 3.1.1", "Nobody has answered for step 3.1.1"),
+        (MessageKind.ESCALATION, "Ingen har svarat på steg 3.1.1", "No answer yet for step 3.1.1"),
         (
             MessageKind.REMINDER,
             "tiden för steg 3.1.1 (Bedömning av situationen) har gått ut",
             "the time for step 3.1.1 (Assessment of the situation) has run out",
         ),
-        (MessageKind.UNRESOLVED, "Ingen kunde nås för steg 3.1.1", "Nobody could be reached for step 3.1.1"),
+        (MessageKind.UNRESOLVED, "Ingen kunde nås för steg 3.1.1", "Nobody was reached for step 3.1.1"),
         (MessageKind.INFORMED, "För kännedom: steg 3.1.1", "For your information: step 3.1.1"),
         (MessageKind.CLOSED, "ärende OX-2026-0042 är avslutat", "incident OX-2026-0042 is closed"),
     ],
