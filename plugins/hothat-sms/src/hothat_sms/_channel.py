@@ -38,6 +38,16 @@ _TEST_NUMBERS = frozenset({"+4670000000"})
 """46elks' free test number: accepted, logged, never sent. ``phonenumbers`` calls it invalid."""
 
 _SMS_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_TYPE_WORDS = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline",
+    phonenumbers.PhoneNumberType.UAN: "a nationwide (010) number",
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER: "a personal (075) number",
+    phonenumbers.PhoneNumberType.PAGER: "a pager",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "a toll-free number",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number",
+    phonenumbers.PhoneNumberType.SHARED_COST: "a shared-cost number",
+    phonenumbers.PhoneNumberType.VOIP: "a VoIP number",
+}
 
 # The request never left: safe to try again.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -226,9 +236,10 @@ class SmsChannel(Channel):
                 number = None
             if number is None or not phonenumbers.is_valid_number(number):
                 problem = "the number is not a valid phone number"
-            elif phonenumbers.number_type(number) not in _SMS_TYPES:
-                kind = phonenumbers.PhoneNumberType.to_string(phonenumbers.number_type(number)).lower()
-                problem = f"the number is a {kind.replace('_', ' ')} number, which cannot take SMS"
+            elif (kind := phonenumbers.number_type(number)) not in _SMS_TYPES:
+                problem = (
+                    f"the number is {_TYPE_WORDS.get(kind, 'not a mobile number')}, which cannot take SMS"
+                )
         if problem:
             raise PermanentDeliveryError(problem, channel=self.name, address=shown)
 
