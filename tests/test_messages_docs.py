@@ -3,12 +3,11 @@
 Each example in the page follows a marker ``<!-- example: NAME -->`` and is compared with ``render`` of the
 context below. After a deliberate wording change, regenerate the page's examples with::
 
-    HOTHAT_REGENERATE_DOCS=1 .venv/bin/pytest tests/test_messages_docs.py
+    .venv/bin/python tests/test_messages_docs.py
 """
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -78,17 +77,6 @@ def _rendered(context: RenderContext) -> str:
     return text
 
 
-def test_regenerate_docs_examples_on_request() -> None:
-    if not os.environ.get("HOTHAT_REGENERATE_DOCS"):
-        pytest.skip("set HOTHAT_REGENERATE_DOCS=1 to rewrite the examples in docs/concepts/disclosure.md")
-    page = PAGE.read_text(encoding="utf-8")
-
-    def replace(match: re.Match[str]) -> str:
-        return f"<!-- example: {match['name']} -->\n```text\n{_rendered(EXAMPLES[match['name']])}```\n"
-
-    PAGE.write_text(BLOCK.sub(replace, page), encoding="utf-8")
-
-
 def test_page_shows_every_example_once() -> None:
     names = [match["name"] for match in BLOCK.finditer(PAGE.read_text(encoding="utf-8"))]
     assert sorted(names) == sorted(EXAMPLES)
@@ -101,3 +89,17 @@ def test_docs_example_is_the_real_rendering(name: str) -> None:
         f"docs/concepts/disclosure.md example {name!r} differs from the templates; "
         "if the change is deliberate, regenerate them (see this module's docstring)"
     )
+
+
+def regenerate() -> None:
+    """Rewrite the page's examples from the templates (after a deliberate wording change)."""
+    page = PAGE.read_text(encoding="utf-8")
+
+    def replace(match: re.Match[str]) -> str:
+        return f"<!-- example: {match['name']} -->\n```text\n{_rendered(EXAMPLES[match['name']])}```\n"
+
+    PAGE.write_text(BLOCK.sub(replace, page), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    regenerate()
