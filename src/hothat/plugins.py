@@ -171,20 +171,18 @@ class HothatPlugins:
 
     async def incident_event(self, *, event: Event, incident: Incident) -> None:
         """Tell every observer; await what they return, concurrently and with a time limit. Never raises."""
-        try:
-            results: list[Any] = self.pm.hook.hothat_incident_event(event=event, incident=incident)
-        except Exception:
-            log.exception("an incident observer raised; the escalation goes on")
-            return
+        # Each observer is called on its own, so one that raises cannot hide the others' results.
+        arguments = {"event": event, "incident": incident}
         pending: list[Awaitable[Any]] = []
-        for result in results:
+        for impl in reversed(self.pm.hook.hothat_incident_event.get_hookimpls()):
             try:
+                result = impl.function(*(arguments[name] for name in impl.argnames))
                 if callable(result) and not inspect.isawaitable(result):
                     result = result()
                 if inspect.isawaitable(result):
                     pending.append(result)
             except Exception:
-                log.exception("an incident observer raised; the escalation goes on")
+                log.exception("incident observer %r raised; the escalation goes on", impl.plugin_name)
         if not pending:
             return
 

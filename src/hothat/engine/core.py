@@ -48,6 +48,7 @@ __all__ = [
     "Resolve",
     "Send",
     "StepState",
+    "TreeNodeState",
     "StepStatus",
     "Track",
     "WakeAt",
@@ -167,6 +168,20 @@ class Track:
 
 
 @attrs.define
+class TreeNodeState:
+    """One node of a phone tree: who it is, whether it has been called, and how it ended."""
+
+    index: int
+    parent: int | None
+    role: str | None
+    person: str | None
+    status: str = "waiting"  # waiting → ready → asked → passed (or skipped once enough have answered)
+    started_at: datetime | None = None
+    people: tuple[str, ...] = ()
+    outcome: str = ""
+
+
+@attrs.define
 class StepState:
     """The state of one step of the incident's routine."""
 
@@ -182,6 +197,8 @@ class StepState:
     checked: set[str] = attrs.field(factory=set)
     overdue: int = 0
     skip_reason: str = ""
+    nodes: list[TreeNodeState] = attrs.field(factory=list)
+    tree_acks: list[str] = attrs.field(factory=list)
 
 
 @attrs.define
@@ -241,6 +258,9 @@ class IncidentState:
     def ack_slot(self, step_id: str, person: str) -> int | None:
         """The slot an acknowledgement by ``person`` fills: the first open slot they were asked for."""
         state = self.steps[step_id]
+        if state.nodes:
+            asked = any(a.person == person and a.purpose is Purpose.OWNER for a in state.asks)
+            return 0 if asked and person not in state.tree_acks else None
         for ask in state.asks:
             if ask.person == person and ask.purpose in (Purpose.OWNER, Purpose.UNRESOLVED):
                 track = state.tracks[ask.slot] if ask.slot < len(state.tracks) else None
@@ -319,8 +339,28 @@ def _on_activated(state: IncidentState, e: ev.StepActivated) -> None:
     st.status = StepStatus.ACTIVE
     st.activated_at = e.at
     st.tracks = [Track(slot=i, role=role, started_at=e.at) for i, role in enumerate(step.owners)]
+    if step.strategy is Strategy.TREE and step.tree is not None:
+        st.nodes = _flatten_tree(step)
+        st.nodes[0].status = "ready"
     for i, role in enumerate(step.informed):
         st.wanted.append((Purpose.INFORMED, i, 0, 0, role))
+
+
+def _flatten_tree(step: Step) -> list[TreeNodeState]:
+    assert step.tree is not None
+    out: list[TreeNodeState] = []
+
+    def walk(node: object, parent: int | None) -> None:
+        from hothat.domain import TreeNode
+
+        assert isinstance(node, TreeNode)
+        index = len(out)
+        out.append(TreeNodeState(index, parent, node.role, node.person))
+        for child in node.children:
+            walk(child, index)
+
+    walk(step.tree, None)
+    return out
 
 
 def _on_skipped(state: IncidentState, e: ev.StepSkipped) -> None:
@@ -335,7 +375,14 @@ def _on_resolved(state: IncidentState, e: ev.TargetsResolved | ev.RoleUnresolved
     st.resolved.add((e.purpose, e.slot, e.level, e.round))
     people = e.people if isinstance(e, ev.TargetsResolved) else ()
     step = state.step(e.step)
-    if e.purpose is Purpose.OWNER:
+    if e.purpose is Purpose.OWNER and st.nodes:
+        node = st.nodes[e.level]
+        node.people = people
+        node.status = "asked"
+        node.started_at = e.at
+        for person in people:
+            _new_ask(state, st, Ask(person, 0, e.level, 0, MessageKind.NOTIFY, Purpose.OWNER, e.at))
+    elif e.purpose is Purpose.OWNER:
         track = st.tracks[e.slot]
         track.people = people
         track.started_at = e.at
@@ -429,6 +476,9 @@ def _on_ack(state: IncidentState, e: ev.Acknowledged) -> None:
     st = state.steps[e.step]
     if e.nonce:
         state.nonces.add(e.nonce)
+    if st.nodes:
+        _on_tree_ack(state, st, e)
+        return
     track = st.tracks[e.slot]
     track.assignee = e.person
     track.acknowledged_at = e.at
@@ -441,6 +491,43 @@ def _on_ack(state: IncidentState, e: ev.Acknowledged) -> None:
     if all(t.assignee is not None for t in st.tracks):
         st.status = StepStatus.ACKNOWLEDGED
         st.acknowledged_at = e.at
+
+
+def _on_tree_ack(state: IncidentState, st: StepState, e: ev.Acknowledged) -> None:
+    if e.person not in st.tree_acks:
+        st.tree_acks.append(e.person)
+    for ask in st.asks:
+        if ask.person == e.person and ask.purpose is Purpose.OWNER:
+            ask.answered = True
+            ask.active = False
+    track = st.tracks[0]
+    if track.assignee is None:
+        track.assignee = e.person
+        track.acknowledged_at = e.at
+    if len(st.tree_acks) >= state.step(e.step).needed:
+        st.status = StepStatus.ACKNOWLEDGED
+        st.acknowledged_at = e.at
+        for ack_slot in st.tracks:
+            ack_slot.assignee = ack_slot.assignee or e.person
+        _stop_asking(st)
+        for node in st.nodes:
+            if node.status in ("waiting", "ready"):
+                node.status = "skipped"
+        acked = set(st.tree_acks)
+        _tell(state, st, MessageKind.TAKEN, [p for p in _reached_people(st) if p[0] not in acked], e.at)
+
+
+def _on_tree_passed(state: IncidentState, e: ev.TreeNodePassed) -> None:
+    st = state.steps[e.step]
+    node = st.nodes[e.node]
+    node.status = "passed"
+    node.outcome = e.outcome
+    for ask in st.asks:
+        if ask.level == e.node and ask.purpose is Purpose.OWNER:
+            ask.active = False
+    for child in st.nodes:
+        if child.parent == e.node and child.status == "waiting":
+            child.status = "ready"
 
 
 def _on_declined(state: IncidentState, e: ev.Declined) -> None:
@@ -548,6 +635,7 @@ _HANDLERS: Mapping[type[Event], Callable[[IncidentState, Any], None]] = {
     ev.Declined: _on_declined,
     ev.Escalated: _on_escalated,
     ev.EscalationExhausted: _on_exhausted,
+    ev.TreeNodePassed: _on_tree_passed,
     ev.FactRecorded: _on_fact,
     ev.ChecklistChecked: _on_checked,
     ev.RoleAssigned: _on_role_assigned,
@@ -580,7 +668,9 @@ def decide(state: IncidentState, now: datetime) -> list[Command]:
             for purpose, slot, level, rnd, role in st.wanted:
                 if (purpose, slot, level, rnd) not in st.resolved:
                     commands.append(Resolve(step.id, slot, level, rnd, role, purpose))
-            if st.status is StepStatus.ACTIVE:
+            if st.status is StepStatus.ACTIVE and st.nodes:
+                _decide_tree(state, step, st, now, commands, wakes)
+            elif st.status is StepStatus.ACTIVE:
                 for track in st.tracks:
                     _decide_track(state, step, track, now, commands, wakes)
             else:
@@ -644,6 +734,39 @@ def _decide_track(
         out.append(Record(_escalation(state, step, track, now, "no acknowledgement in time")))
     else:
         wakes.append(deadline)
+
+
+def _decide_tree(
+    state: IncidentState, step: Step, st: StepState, now: datetime, out: list[Command], wakes: list[datetime]
+) -> None:
+    ack_within = step.deadlines_for(state.incident.severity).ack_within
+    declined = {a.person for a in st.asks if a.answered and a.person not in st.tree_acks}
+    for node in st.nodes:
+        if node.status == "ready":
+            if node.person is not None:
+                out.append(Record(ev.TargetsResolved(
+                    now, step.id, 0, node.index, 0, f"person:{node.person}", Purpose.OWNER, (node.person,)
+                )))
+            else:
+                out.append(Resolve(step.id, 0, node.index, 0, node.role or "", Purpose.OWNER))
+        elif node.status == "asked":
+            outcome = None
+            if any(p in st.tree_acks for p in node.people):
+                outcome = "answered"
+            elif not node.people:
+                outcome = "nobody"
+            elif all(p in declined for p in node.people):
+                outcome = "declined"
+            elif ack_within is not None and node.started_at is not None:
+                if now >= node.started_at + ack_within:
+                    outcome = "no_answer"
+                else:
+                    wakes.append(node.started_at + ack_within)
+            if outcome is not None:
+                out.append(Record(ev.TreeNodePassed(now, step.id, node.index, outcome)))
+    track = st.tracks[0]
+    if not track.exhausted and all(n.status in ("passed", "skipped") for n in st.nodes):
+        out.append(Record(ev.EscalationExhausted(now, step.id, 0)))
 
 
 def _escalation(state: IncidentState, step: Step, track: Track, now: datetime, reason: str) -> Event:

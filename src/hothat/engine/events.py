@@ -47,6 +47,7 @@ __all__ = [
     "StepCompleted",
     "StepSkipped",
     "TargetsResolved",
+    "TreeNodePassed",
     "decode",
     "encode",
     "event_types",
@@ -225,6 +226,18 @@ class Escalated(Event):
 
 
 @attrs.frozen
+class TreeNodePassed(Event):
+    """A phone-tree node is done (answered, declined, no answer, or nobody): its children are called next.
+
+    A node that does not answer never cuts off its subtree.
+    """
+
+    step: str
+    node: int
+    outcome: str
+
+
+@attrs.frozen
 class EscalationExhausted(Event):
     """Every level and repeat was tried without an acknowledgement; ``unresolved_to`` is told."""
 
@@ -298,7 +311,7 @@ _TYPES: dict[str, type[Event]] = {
         IncidentReported, StepActivated, StepSkipped, TargetsResolved, RoleUnresolved, NotificationQueued,
         NotificationSent, DeliveryFailed, DeliveryConfirmed, Acknowledged, Declined, Escalated,
         EscalationExhausted, FactRecorded, ChecklistChecked, RoleAssigned, StepCompleted, CompletionOverdue,
-        StallDetected, IncidentClosed,
+        StallDetected, IncidentClosed, TreeNodePassed,
     )
 }
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import logging
@@ -175,7 +176,8 @@ class Engine:
         self._queued: dict[str, ev.NotificationQueued] = {}
         self._provider_ids: dict[str, tuple[str, str]] = {}
         self._optout: set[str] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._observed: dict[str, asyncio.Future[None]] = {}
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._started = False
@@ -530,7 +532,12 @@ class Engine:
         for key in to_deliver:
             self._spawn(self._deliver(incident_id, key))
         if self._observers and produced:
-            self._spawn(self._observe(produced, state.incident))
+            previous = self._observed.get(incident_id)
+            task = asyncio.ensure_future(self._observe(previous, list(produced), state.incident))
+            self._observed[incident_id] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(functools.partial(self._observed_done, incident_id))
         return state
 
     def _spawn(self, coro: Any) -> None:
@@ -538,7 +545,14 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _observe(self, produced: Sequence[Event], incident: Incident) -> None:
+    def _observed_done(self, incident_id: str, task: asyncio.Future[None]) -> None:
+        if self._observed.get(incident_id) is task:
+            del self._observed[incident_id]
+
+    async def _observe(self, previous: asyncio.Future[None] | None, produced: Sequence[Event], incident: Incident) -> None:
+        # Observers see an incident's events in trail order: wait for the previous batch first.
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
         for event in produced:
             await self.plugins.incident_event(event=event, incident=incident)
 
