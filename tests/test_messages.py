@@ -357,3 +357,8 @@ def test_incident_wide_message_without_a_step() -> None:
 def test_naive_occurred_at_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         context(occurred_at=datetime(2026, 3, 14, 21, 30))
+
+
+def test_unknown_timezone_is_refused_when_the_context_is_built() -> None:
+    with pytest.raises(ValueError, match="IANA timezone"):
+        context(timezone="Europe/Oxelösund")

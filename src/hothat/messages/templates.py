@@ -57,6 +57,15 @@ def _aware(instance: object, attribute: attrs.Attribute[datetime], value: dateti
         raise ValueError(f"{attribute.name} must be a timezone-aware datetime")
 
 
+def _timezone(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(
+            f"{attribute.name} {value!r} is not an IANA timezone such as 'Europe/Stockholm'"
+        ) from None
+
+
 _NO_TEXT = Text("")
 
 
@@ -99,7 +108,7 @@ class RenderContext:
     severity: Severity
     incident_kind: IncidentKind
     occurred_at: datetime = attrs.field(validator=_aware)
-    timezone: str = "Europe/Stockholm"
+    timezone: str = attrs.field(default="Europe/Stockholm", validator=_timezone)
     party_name: str | None = None
     step_id: str = ""
     step_title: Text = _NO_TEXT
@@ -435,7 +444,8 @@ def _content(ctx: RenderContext) -> _Content:
     kind = ctx.message_kind
     sev = words.severity[ctx.severity]
     full_title = ctx.step_title.get(ctx.locale).strip()
-    by = words.by.format(who=_who(ctx.taken_by, level)) if ctx.taken_by is not None else ""
+    taker = _who(ctx.taken_by, level) if ctx.taken_by is not None else ""
+    by = words.by.format(who=taker) if taker else ""
     capital_step = words.capital_step.format(id=ctx.step_id) if ctx.step_id else words.capital_no_step
 
     def step_phrase(title: str) -> str:
@@ -470,8 +480,8 @@ def _content(ctx: RenderContext) -> _Content:
             details.append((labels["role"], ctx.recipient_role))
         if kind is MessageKind.ESCALATION and ctx.level > 0:
             details.append((labels["level"], str(ctx.level)))
-        if ctx.taken_by is not None and kind is MessageKind.REMINDER:
-            details.append((labels["taken_by"], _who(ctx.taken_by, level)))
+        if taker and kind is MessageKind.REMINDER:
+            details.append((labels["taken_by"], taker))
         if level is Disclosure.FULL and ctx.targeted is not None:
             details.append((labels["targeted"], ctx.targeted.display))
         # What to do is noise for someone told the step is taken or the incident closed.
