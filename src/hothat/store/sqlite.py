@@ -25,6 +25,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,7 +386,7 @@ class SqliteStore:
             raise self._error(exc) from exc
         try:
             conn.execute("PRAGMA foreign_keys = ON")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _use_wal(conn, self._busy_timeout)
             if mode != "wal" and self._path != ":memory:":
                 raise StoreError(
                     f"{self._path}: SQLite could not use WAL journal mode here (got {mode!r}); "
@@ -452,22 +453,31 @@ def _corrupt(path: str) -> str:
     )
 
 
+def _use_wal(conn: sqlite3.Connection, patience: float) -> str:
+    """Switch the file to WAL (once per file; it stays WAL) and return the journal mode in use."""
+    deadline = time.monotonic() + patience
+    while (mode := conn.execute("PRAGMA journal_mode").fetchone()[0]) != "wal":
+        try:
+            return cast(str, conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            # The switch needs the file to itself and SQLite does not wait for that with the busy handler:
+            # when two processes create the same file at once, one retries here for a while.
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+    return cast(str, mode)
+
+
 def _migrate(conn: sqlite3.Connection, path: str) -> None:
-    found = conn.execute("PRAGMA user_version").fetchone()[0]
-    if found > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} has schema version {found}, but this hothat knows versions 1 to {SCHEMA_VERSION}: it "
-            "was written by a newer hothat. Upgrade hothat (or restore a backup made with this version)"
-        )
-    if found == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise StoreError(
-            f"{path} is an SQLite database of another program, not a hothat store; choose another file"
-        )
-    for version in range(found + 1, SCHEMA_VERSION + 1):
+    """Bring the schema to ``SCHEMA_VERSION``, one transaction per migration."""
+    for version in range(conn.execute("PRAGMA user_version").fetchone()[0] + 1, SCHEMA_VERSION + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            # Another process may have migrated while we waited for the lock.
-            if conn.execute("PRAGMA user_version").fetchone()[0] < version:
+            # Read again under the write lock: another process may have migrated while we waited for it.
+            found = conn.execute("PRAGMA user_version").fetchone()[0]
+            if found == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+                raise StoreError(f"{path} is an SQLite database of another program, not a hothat store")
+            if found < version:
                 for statement in _MIGRATIONS[version - 1]:
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")
@@ -475,6 +485,12 @@ def _migrate(conn: sqlite3.Connection, path: str) -> None:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+    found = conn.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {found}, but this hothat knows versions 1 to {SCHEMA_VERSION}: it "
+            "was written by a newer hothat. Upgrade hothat (or restore a backup made with this version)"
+        )
 
 
 def _refusal(commit: Commit, exc: Exception) -> Exception:
