@@ -155,31 +155,29 @@ def test_every_sms_is_gsm7(kind: MessageKind, level: Disclosure, locale: str) ->
     assert rendered.html is None
 
 
-@pytest.mark.parametrize(("step_id", "sv", "en"), OXELOSUND_TITLES)
 @pytest.mark.parametrize("kind", list(MessageKind))
-@pytest.mark.parametrize("severity", list(Severity))
 @pytest.mark.parametrize("locale", ["sv", "en"])
-def test_minimal_sms_fits_one_segment(
-    step_id: str, sv: str, en: str, kind: MessageKind, severity: Severity, locale: str
-) -> None:
-    ctx = context(
-        step_id=step_id,
-        step_title=Text(sv, en),
-        message_kind=kind,
-        severity=severity,
-        locale=locale,
-        reply_code="123",
-        taken_by=TAKER,
+def test_minimal_sms_fits_one_segment(kind: MessageKind, locale: str) -> None:
+    answer = (
+        "Svara 123 om du tar det, 123n om du inte kan."
+        if locale == "sv"
+        else "Reply 123 to take it, 123n if you can't."
     )
-    rendered = render(ctx)
-    assert rendered.sms is not None
-    assert rendered.sms.segments == 1, rendered.text
-    if kind in (MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED):
-        assert rendered.text.endswith(
-            "Svara 123 om du tar det, 123n om du inte kan."
-            if locale == "sv"
-            else "Reply 123 to take it, 123n if you can't."
+    for (step_id, sv, en), severity in itertools.product(OXELOSUND_TITLES, Severity):
+        ctx = context(
+            step_id=step_id,
+            step_title=Text(sv, en),
+            message_kind=kind,
+            severity=severity,
+            locale=locale,
+            reply_code="123",
+            taken_by=TAKER,
         )
+        rendered = render(ctx)
+        assert rendered.sms is not None
+        assert rendered.sms.segments == 1, rendered.text
+        if kind in (MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED):
+            assert rendered.text.endswith(answer)
 
 
 @pytest.mark.parametrize(("step_id", "sv", "en"), OXELOSUND_TITLES)

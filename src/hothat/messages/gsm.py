@@ -94,7 +94,7 @@ class SmsInfo:
 
 def is_gsm7(text: str) -> bool:
     """True when every character of ``text`` is in the GSM 03.38 basic or extension table."""
-    return all(char in _GSM7 for char in text)
+    return _GSM7.issuperset(text)
 
 
 def normalize(text: str) -> str:
@@ -109,10 +109,9 @@ def normalize(text: str) -> str:
     A character with no look-alike (emoji, Cyrillic, ``°``) is left in place, never turned into ``?``: the
     text then stays UCS-2 and :func:`sms_info` says so. ``normalize(normalize(t)) == normalize(t)``.
     """
-    out: list[str] = []
-    for cluster in _clusters(text):
-        out.append(_normalize_cluster(cluster))
-    return "".join(out)
+    if is_gsm7(text):  # the common case, and GSM-7 text has no combining marks to compose
+        return text
+    return "".join(_normalize_cluster(cluster) for cluster in _clusters(text))
 
 
 def _clusters(text: str) -> list[str]:
@@ -155,6 +154,13 @@ def _limits(gsm: bool) -> tuple[int, int]:
     return (160, 153) if gsm else (70, 67)
 
 
+def _total_units(text: str, gsm: bool) -> int:
+    if gsm:
+        return len(text) + sum(text.count(char) for char in EXTENSION)
+    # "surrogatepass" counts a lone surrogate as the one unit it is, as _units does.
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def split(text: str) -> list[str]:
     """Split ``text`` into the parts a phone receives.
 
@@ -164,7 +170,7 @@ def split(text: str) -> list[str]:
     """
     gsm = is_gsm7(text)
     single, per_part = _limits(gsm)
-    if sum(_units(char, gsm) for char in text) <= single:
+    if _total_units(text, gsm) <= single:
         return [text]
     parts: list[str] = []
     current: list[str] = []
@@ -184,8 +190,8 @@ def sms_info(text: str) -> SmsInfo:
     """Encoding, size and segment count of ``text`` as given; :func:`normalize` it first to save segments."""
     gsm = is_gsm7(text)
     single, per_part = _limits(gsm)
-    units = sum(_units(char, gsm) for char in text)
-    segments = len(split(text))
+    units = _total_units(text, gsm)
+    segments = 1 if units <= single else len(split(text))
     return SmsInfo(
         encoding="GSM-7" if gsm else "UCS-2",
         units=units,
