@@ -166,9 +166,9 @@ def build_message(message: OutboundMessage, settings: SmtpSettings) -> EmailMess
     # bulk/list values mark mass mail, which filters and queues treat as low priority: wrong for an alert.
     mail["Auto-Submitted"] = "auto-generated"
     mail["X-Auto-Response-Suppress"] = "All"
-    mail["Content-Language"] = _lang(message.locale)
 
     text = message.text.rstrip() + _links_text(message)
     mail.set_content(text + "\n", subtype="plain", charset="utf-8", cte="quoted-printable")
     mail.add_alternative(_html_body(message), subtype="html", charset="utf-8", cte="quoted-printable")
+    mail["Content-Language"] = _lang(message.locale)  # after the body: set_content drops Content-* headers
     return mail
