@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 import unicodedata
-from typing import Any, Literal
+from typing import Literal
 
 import pydantic
 
@@ -91,34 +91,15 @@ class SmtpSettings(ChannelSettings):
     port: int | None = pydantic.Field(default=None, ge=1, le=65535)
     security: Security = "starttls"
     username: str | None = None
-    password: pydantic.SecretStr | None = None
     password_env: str | None = None
+    # validate_default: the validator also runs when the password is absent (to read password_env, and to
+    # notice a username without a password).
+    password: pydantic.SecretStr | None = pydantic.Field(default=None, validate_default=True)
     from_address: str
     from_name: str | None = None
     reply_to: str | None = None
     timeout: float = pydantic.Field(default=30.0, gt=0, le=600)
     ca_bundle: pydantic.FilePath | None = None
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _read_password_env(cls, data: Any) -> Any:
-        # Resolved at load time, so `hothat check` reports a missing variable long before an alert needs it.
-        if not isinstance(data, dict) or data.get("password_env") is None:
-            return data
-        name = data["password_env"]
-        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
-            raise ValueError(
-                "password_env must be the name of an environment variable, e.g. HOTHAT_SMTP_PASSWORD"
-            )
-        if data.get("password") is not None:
-            raise ValueError("give either password or password_env, not both")
-        value = os.environ.get(name)
-        if not value:
-            raise ValueError(
-                f"password_env names the environment variable {name}, which is not set or empty; "
-                "set it in the service's environment"
-            )
-        return {**data, "password": value}
 
     @pydantic.field_validator("host")
     @classmethod
@@ -126,6 +107,44 @@ class SmtpSettings(ChannelSettings):
         value = value.strip()
         if not value or has_control(value) or any(ch.isspace() for ch in value):
             raise ValueError("host must be a host name or IP address without spaces")
+        return value
+
+    @pydantic.field_validator("security")
+    @classmethod
+    def _check_security(cls, value: Security, info: pydantic.ValidationInfo) -> Security:
+        host = info.data.get("host")
+        if value == "none" and host is not None and not _is_loopback(host):
+            raise ValueError(
+                f'security = "none" sends mail and passwords unencrypted, so it is allowed only for a server '
+                f'on this machine (localhost, 127.0.0.1, ::1), not {host!r}; use "starttls" (port 587) '
+                'or "tls" (port 465)'
+            )
+        return value
+
+    @pydantic.field_validator("password_env")
+    @classmethod
+    def _check_password_env(cls, value: str | None) -> str | None:
+        # Read at load time, so `hothat check` reports a missing variable long before an alert needs it.
+        if value is None:
+            return None
+        if not _ENV_NAME.fullmatch(value):
+            raise ValueError("must be the name of an environment variable, e.g. HOTHAT_SMTP_PASSWORD")
+        if not os.environ.get(value):
+            raise ValueError(f"the environment variable {value} is not set or empty; set it for the service")
+        return value
+
+    @pydantic.field_validator("password")
+    @classmethod
+    def _resolve_password(
+        cls, value: pydantic.SecretStr | None, info: pydantic.ValidationInfo
+    ) -> pydantic.SecretStr | None:
+        env = info.data.get("password_env")
+        if env is not None:
+            if value is not None:
+                raise ValueError("give either password or password_env, not both")
+            value = pydantic.SecretStr(os.environ[env])
+        if "username" in info.data and (info.data["username"] is None) != (value is None):
+            raise ValueError("username and password (or password_env) go together: give both or neither")
         return value
 
     @pydantic.field_validator("from_address", "reply_to")
@@ -139,18 +158,6 @@ class SmtpSettings(ChannelSettings):
         if value is not None and has_control(value):
             raise ValueError("must not contain line breaks or control characters")
         return value
-
-    @pydantic.model_validator(mode="after")
-    def _check_combinations(self) -> SmtpSettings:
-        if self.security == "none" and not _is_loopback(self.host):
-            raise ValueError(
-                f'security = "none" sends mail and passwords unencrypted, so it is allowed only for a server '
-                f'on this machine (localhost, 127.0.0.1, ::1), not {self.host!r}; use "starttls" (port 587) '
-                'or "tls" (port 465)'
-            )
-        if (self.username is None) != (self.password is None):
-            raise ValueError("username and password (or password_env) go together: give both or neither")
-        return self
 
     @property
     def effective_port(self) -> int:
