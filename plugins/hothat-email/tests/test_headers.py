@@ -131,6 +131,26 @@ def test_an_over_long_subject_is_shortened_keeping_the_case_number(outbound: Out
     assert subject.endswith("meddelande…")
 
 
+def test_a_subject_that_names_the_case_is_not_prefixed_twice(outbound: Outbound) -> None:
+    builtin = "Oxelösunds kommun: ärende OX-2026-0042 (allvarligt), du behövs för steg larma (Larma säkerhet)"
+    mail = build_message(outbound(subject=builtin), _settings(25))
+    assert mail["Subject"] == (
+        "[Oxelösunds kommun] Ärende OX-2026-0042 (allvarligt), du behövs för steg larma (Larma säkerhet)"
+    )
+
+
+@pytest.mark.parametrize("kind", [MessageKind.TAKEN, MessageKind.CLOSED, MessageKind.INFORMED])
+def test_messages_that_ask_nothing_offer_no_answer_links(outbound: Outbound, kind: MessageKind) -> None:
+    mail = build_message(
+        outbound(kind=kind, sequence=1, text="Steg larma är taget av Bo.", html=None), _settings(25)
+    )
+    plain, rich = mail.get_body(("plain",)), mail.get_body(("html",))
+    assert plain is not None
+    assert rich is not None
+    assert "Jag tar det" not in plain.get_content()
+    assert "https://" not in rich.get_content()
+
+
 def test_english_recipients_get_english_labels(outbound: Outbound) -> None:
     mail = build_message(outbound(locale="en", subject="Threat against an elected official"), _settings(25))
     assert mail["Subject"] == "[Oxelösunds kommun] Case OX-2026-0042: Threat against an elected official"

@@ -18,7 +18,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from hothat.channels import OutboundMessage
+from hothat.channels import MessageKind, OutboundMessage
 from hothat_email._settings import SmtpSettings, normalise_address
 
 __all__ = ["build_message", "clean_line", "message_id"]
@@ -30,6 +30,7 @@ _LABELS = {
     "sv": {"case": "Ärende", "ack": "Jag tar det", "decline": "Jag kan inte"},
     "en": {"case": "Case", "ack": "I'll take it", "decline": "I can't"},
 }
+_ASKING = frozenset({MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED})
 _THREAD_SAFE = re.compile(r"[A-Za-z0-9-]{1,64}(?:\.[A-Za-z0-9-]{1,64}){0,3}")
 _SPACES = re.compile(r"\s+")
 
@@ -60,13 +61,24 @@ def _labels(locale: str) -> dict[str, str]:
 
 
 def subject_line(message: OutboundMessage) -> str:
-    """``[Oxelösunds kommun] Ärende OX-2026-0042: <subject>``, sanitised, at most ``SUBJECT_LIMIT`` long."""
+    """``[Oxelösunds kommun] Ärende OX-2026-0042: <subject>``, sanitised, at most ``SUBJECT_LIMIT`` long.
+
+    The bracketed municipality always leads, and the reference appears exactly once: a subject that already
+    names it (the builtin templates do, after a leading ``"Oxelösunds kommun: "``, which is dropped) is kept
+    as it is rather than prefixed a second time.
+    """
     municipality = clean_line(message.municipality, 60)
     reference = clean_line(message.reference, 40)
+    subject = clean_line(message.subject, 4 * SUBJECT_LIMIT)
+    if municipality and subject.casefold().startswith(municipality.casefold() + ":"):
+        subject = subject[len(municipality) + 1 :].lstrip()
     prefix = f"[{municipality}] " if municipality else ""
-    if reference:
+    at = subject.casefold().find(reference.casefold()) if reference else -1
+    if at >= 0 and at + len(reference) < SUBJECT_LIMIT - len(prefix) - 1:
+        subject = subject[:1].upper() + subject[1:]
+    elif reference:
         prefix += f"{_labels(message.locale)['case']} {reference}: "
-    subject = clean_line(message.subject, max(SUBJECT_LIMIT - len(prefix), 20))
+    subject = clean_line(subject, max(SUBJECT_LIMIT - len(prefix), 20))
     return (prefix + subject).strip().rstrip(":")
 
 
@@ -89,22 +101,24 @@ def message_id(message: OutboundMessage, domain: str, sequence: int | None = Non
     return f"<hothat.{_thread_key(message)}.{seq}@{domain}>"
 
 
-def _links_text(message: OutboundMessage) -> str:
+def _missing_links(message: OutboundMessage, body: str) -> list[tuple[str, str]]:
+    """The answer links ``body`` lacks; only asking messages offer them (never a "taken" or "closed" mail)."""
+    if message.kind not in _ASKING:
+        return []
     labels = _labels(message.locale)
-    lines = [
-        f"{labels[kind]}: {url}"
-        for kind, url in (("ack", message.ack_url), ("decline", message.decline_url))
-        if url and url not in message.text
-    ]
+    pairs = ((labels["ack"], message.ack_url), (labels["decline"], message.decline_url))
+    return [(label, url) for label, url in pairs if url and url not in body and html.escape(url) not in body]
+
+
+def _links_text(message: OutboundMessage) -> str:
+    lines = [f"{label}: {url}" for label, url in _missing_links(message, message.text)]
     return "\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _links_html(message: OutboundMessage, body: str) -> str:
-    labels = _labels(message.locale)
     anchors = [
-        f'<a href="{html.escape(url, quote=True)}" style="margin-right:1.5em">{html.escape(labels[kind])}</a>'
-        for kind, url in (("ack", message.ack_url), ("decline", message.decline_url))
-        if url and html.escape(url, quote=True) not in body and url not in body
+        f'<a href="{html.escape(url)}" style="margin-right:1.5em">{html.escape(label)}</a>'
+        for label, url in _missing_links(message, body)
     ]
     return f'<p style="font-size:1.1em">{" ".join(anchors)}</p>' if anchors else ""
 
