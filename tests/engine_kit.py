@@ -37,15 +37,27 @@ from hothat.store import MemoryStore
 START = datetime(2026, 11, 20, 21, 0, tzinfo=UTC)  # a Friday night
 
 
-def person(pid: str, name: str, *media: tuple[Medium, str, str], protected: bool = False,
-           availability: Availability | None = None, language: str = "sv") -> Person:
+def person(
+    pid: str,
+    name: str,
+    *media: tuple[Medium, str, str],
+    protected: bool = False,
+    availability: Availability | None = None,
+    language: str = "sv",
+) -> Person:
     contacts = []
     for medium, address, delay in media:
         from hothat.domain import parse_duration
 
         contacts.append(ContactPoint(medium, address, parse_duration(delay)))
-    return Person(pid, name, tuple(contacts), language=language, protected_identity=protected,
-                  availability=availability or Availability())
+    return Person(
+        pid,
+        name,
+        tuple(contacts),
+        language=language,
+        protected_identity=protected,
+        availability=availability or Availability(),
+    )
 
 
 def sms(n: int, delay: str = "0s") -> tuple[Medium, str, str]:
@@ -75,8 +87,13 @@ PEOPLE = [
 ]
 
 ROLES = [
-    Role("party_security_contact", RoleScope.PARTY, "Partiets säkerhetsansvarig", "Party security contact",
-         fallbacks=("party_group_leader",)),
+    Role(
+        "party_security_contact",
+        RoleScope.PARTY,
+        "Partiets säkerhetsansvarig",
+        "Party security contact",
+        fallbacks=("party_group_leader",),
+    ),
     Role("party_group_leader", RoleScope.PARTY, "Gruppledare", "Group leader"),
     Role("municipal_security_strategist", RoleScope.MUNICIPALITY, "Säkerhetsstrateg", "Security strategist"),
     Role("municipal_ceo", RoleScope.MUNICIPALITY, "Kommunchef", "Municipal CEO"),
@@ -116,10 +133,17 @@ def municipality(*steps: Step, unresolved_to: str = "municipal_security_chief") 
         holders=HOLDERS,
     )
     return Municipality(
-        id="test", name="Testkommun", reference_prefix="TK", directory=directory,
-        routines={"r": routine(*steps, unresolved_to=unresolved_to)}, default_routine="r",
-        channels=(ChannelConfig("sms", "memory", Medium.SMS), ChannelConfig("email", "memory", Medium.EMAIL),
-                  ChannelConfig("voice", "memory", Medium.VOICE)),
+        id="test",
+        name="Testkommun",
+        reference_prefix="TK",
+        directory=directory,
+        routines={"r": routine(*steps, unresolved_to=unresolved_to)},
+        default_routine="r",
+        channels=(
+            ChannelConfig("sms", "memory", Medium.SMS),
+            ChannelConfig("email", "memory", Medium.EMAIL),
+            ChannelConfig("voice", "memory", Medium.VOICE),
+        ),
     )
 
 
@@ -145,7 +169,9 @@ class Rig:
         self.email = _Recording(self.log)
         self.voice = _Recording(self.log)
         self.engine = Engine(
-            muni, store=self.store, clock=self.clock,
+            muni,
+            store=self.store,
+            clock=self.clock,
             plugins=HothatPlugins(get_plugin_manager(load_entrypoints=False)),
             channels={"sms": self.sms, "email": self.email, "voice": self.voice},
             token_secret=b"k" * 48,
@@ -156,8 +182,7 @@ class Rig:
         return list(self.log)
 
     def to(self, pid: str, kind: str | None = None) -> list[OutboundMessage]:
-        return [m for m in self.log
-                if m.person_id == pid and (kind is None or m.kind == kind)]
+        return [m for m in self.log if m.person_id == pid and (kind is None or m.kind == kind)]
 
     async def trail(self, incident_id: str) -> list[ev.Event]:
         return await self.engine.trail(incident_id)
@@ -175,6 +200,20 @@ def names(events: Iterable[object]) -> list[str]:
 
 
 __all__ = [
-    "START", "Deadlines", "ChecklistItem", "FactCondition", "Rig", "Severity", "Strategy", "attrs", "mail",
-    "minutes", "municipality", "names", "person", "sms", "step", "voice",
+    "START",
+    "ChecklistItem",
+    "Deadlines",
+    "FactCondition",
+    "Rig",
+    "Severity",
+    "Strategy",
+    "attrs",
+    "mail",
+    "minutes",
+    "municipality",
+    "names",
+    "person",
+    "sms",
+    "step",
+    "voice",
 ]

@@ -5,17 +5,28 @@ from __future__ import annotations
 import copy
 
 from engine_kit import Deadlines, Rig, minutes, municipality, step
+
 from hothat.engine import events as ev
 from hothat.engine.core import IncidentState, WakeAt, decide, evolve
 
 
 def oxelosund_like() -> object:
     return municipality(
-        step("3.1.1", "party_security_contact", deadlines=Deadlines(minutes(15), minutes(120)),
-             escalation=("party_group_leader", "municipal_security_strategist"), repeat=1),
+        step(
+            "3.1.1",
+            "party_security_contact",
+            deadlines=Deadlines(minutes(15), minutes(120)),
+            escalation=("party_group_leader", "municipal_security_strategist"),
+            repeat=1,
+        ),
         step("3.1.2", "municipal_security_strategist", deadlines=Deadlines(minutes(30))),
-        step("3.2.3", "party_security_contact", "municipal_security_strategist", after=("3.1.1",),
-             deadlines=Deadlines(minutes(60))),
+        step(
+            "3.2.3",
+            "party_security_contact",
+            "municipal_security_strategist",
+            after=("3.1.1",),
+            deadlines=Deadlines(minutes(60)),
+        ),
     )
 
 
@@ -39,8 +50,16 @@ async def test_every_event_round_trips_through_json() -> None:
         event = ev.decode(record.type, record.payload)
         assert ev.encode(event) == (record.type, record.payload)
         kinds.add(type(event).__name__)
-    assert {"IncidentReported", "StepActivated", "TargetsResolved", "NotificationQueued", "NotificationSent",
-            "Escalated", "Acknowledged", "StepCompleted"} <= kinds
+    assert {
+        "IncidentReported",
+        "StepActivated",
+        "TargetsResolved",
+        "NotificationQueued",
+        "NotificationSent",
+        "Escalated",
+        "Acknowledged",
+        "StepCompleted",
+    } <= kinds
 
 
 def replay(rig: Rig, events: list[ev.Event]) -> IncidentState:
@@ -62,7 +81,8 @@ async def test_replaying_a_trail_gives_the_same_state_and_the_same_commands() ->
     assert decide(one, now) == decide(two, now)
     # The engine's own live state (applied in place) is the same as the replayed one.
     live = rig.engine._states.get(incident_id)
-    assert live is not None and live.steps == one.steps
+    assert live is not None
+    assert live.steps == one.steps
     # Nothing more is due now, only a wake-up later.
     assert all(isinstance(c, WakeAt) for c in decide(one, now))
 

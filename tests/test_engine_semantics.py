@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
 from engine_kit import (
     ChecklistItem,
     Deadlines,
@@ -18,10 +17,16 @@ from engine_kit import (
     names,
     step,
 )
+
 from hothat.channels import InboundEvent, InboundKind
 from hothat.engine import events as ev
 from hothat.engine.core import StepStatus
-from hothat.errors import IncidentError, PermanentDeliveryError, RetryableDeliveryError, AmbiguousDeliveryError
+from hothat.errors import (
+    AmbiguousDeliveryError,
+    IncidentError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 
 ACK15 = Deadlines(ack_within=minutes(15))
 
@@ -62,7 +67,8 @@ async def test_missed_ack_escalates_through_the_list_at_the_right_times() -> Non
         assert {m.person_id for m in rig.sent if m.kind == "escalation"} == {"eva", "karin", "lars"}
         escalations = await rig.types(incident.id, "Escalated")
         assert [(e.to_level, (e.at - incident.reported_at)) for e in escalations] == [
-            (1, minutes(15)), (2, minutes(30))
+            (1, minutes(15)),
+            (2, minutes(30)),
         ]
 
 
@@ -81,7 +87,10 @@ async def test_repeat_goes_through_the_chain_again_then_exhausts_and_tells_unres
         assert [m.kind for m in rig.to("sara")] == ["unresolved"]
         # Per is asked once per round: SMS at once, e-mail 10 minutes later.
         assert [(m.kind, m.medium) for m in rig.to("per")] == [
-            ("notify", "sms"), ("notify", "email"), ("escalation", "sms"), ("escalation", "email")
+            ("notify", "sms"),
+            ("notify", "email"),
+            ("escalation", "sms"),
+            ("escalation", "email"),
         ]
         await rig.engine.acknowledge(incident.id, step="3.1.1", person="sara", via="sms")
         assert (await rig.engine.status(incident.id)).step("3.1.1").assignees == ("sara",)
@@ -143,8 +152,17 @@ async def test_all_strategy_asks_every_holder_at_once() -> None:
 
 
 async def test_sequential_strategy_asks_one_holder_at_a_time() -> None:
-    rig = Rig(municipality(step("1", "municipal_security_strategist", deadlines=ACK15,
-                                strategy=Strategy.SEQUENTIAL, escalation=("municipal_ceo",))))
+    rig = Rig(
+        municipality(
+            step(
+                "1",
+                "municipal_security_strategist",
+                deadlines=ACK15,
+                strategy=Strategy.SEQUENTIAL,
+                escalation=("municipal_ceo",),
+            )
+        )
+    )
     async with rig.engine:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.idle()
@@ -157,11 +175,13 @@ async def test_sequential_strategy_asks_one_holder_at_a_time() -> None:
 
 
 async def test_when_fact_waits_while_undecided_and_skips_when_false() -> None:
-    rig = Rig(municipality(
-        step("3.1.2", "municipal_security_strategist"),
-        step("3.1.3", "municipal_ceo", when=FactCondition("police_report_wanted")),
-        step("3.2.2", "party_security_contact", when=FactCondition("needs_healthcare"), after=("3.1.2",)),
-    ))
+    rig = Rig(
+        municipality(
+            step("3.1.2", "municipal_security_strategist"),
+            step("3.1.3", "municipal_ceo", when=FactCondition("police_report_wanted")),
+            step("3.2.2", "party_security_contact", when=FactCondition("needs_healthcare"), after=("3.1.2",)),
+        )
+    )
     async with rig.engine:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.complete(incident.id, step="3.1.2", person="karin", note="Polisen kontaktad")
@@ -180,11 +200,13 @@ async def test_when_fact_waits_while_undecided_and_skips_when_false() -> None:
 
 
 async def test_after_dependencies_and_parallel_steps() -> None:
-    rig = Rig(municipality(
-        step("a", "municipal_security_strategist"),
-        step("b", "municipal_ceo"),                      # after a (the previous step)
-        step("c", "municipal_security_chief", after=()),  # parallel: starts at once
-    ))
+    rig = Rig(
+        municipality(
+            step("a", "municipal_security_strategist"),
+            step("b", "municipal_ceo"),  # after a (the previous step)
+            step("c", "municipal_security_chief", after=()),  # parallel: starts at once
+        )
+    )
     async with rig.engine:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.idle()
@@ -195,8 +217,7 @@ async def test_after_dependencies_and_parallel_steps() -> None:
 
 
 async def test_joint_owners_must_both_take_the_step() -> None:
-    rig = Rig(municipality(step("3.2.3", "party_security_contact", "municipal_security_strategist",
-                                deadlines=ACK15)))
+    rig = Rig(municipality(step("3.2.3", "party_security_contact", "municipal_security_strategist", deadlines=ACK15)))
     async with rig.engine:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.acknowledge(incident.id, step="3.2.3", person="per")
@@ -212,8 +233,10 @@ async def test_joint_owners_must_both_take_the_step() -> None:
 
 
 async def test_checklist_items_must_be_ticked_before_completion() -> None:
-    items = (ChecklistItem("access_protection", __import__("hothat.domain", fromlist=["Text"]).Text("Åtkomstskydd")),
-             ChecklistItem("mandate_link", __import__("hothat.domain", fromlist=["Text"]).Text("Koppling")))
+    items = (
+        ChecklistItem("access_protection", __import__("hothat.domain", fromlist=["Text"]).Text("Åtkomstskydd")),
+        ChecklistItem("mandate_link", __import__("hothat.domain", fromlist=["Text"]).Text("Koppling")),
+    )
     rig = Rig(municipality(step("3.1.3", "municipal_ceo", checklist=items)))
     async with rig.engine:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
@@ -280,8 +303,10 @@ async def test_transient_failure_is_retried_with_backoff_then_moves_on() -> None
         await rig.engine.advance("10m")
         failed = await rig.types(incident.id, "DeliveryFailed")
         assert [(e.failure, e.at - incident.reported_at) for e in failed] == [
-            ("retryable", minutes(0)), ("retryable", timedelta(seconds=30)),
-            ("retryable", timedelta(seconds=150)), ("retryable", timedelta(seconds=450)),
+            ("retryable", minutes(0)),
+            ("retryable", timedelta(seconds=30)),
+            ("retryable", timedelta(seconds=150)),
+            ("retryable", timedelta(seconds=450)),
         ]
         # After the bounded retries the e-mail contact point is used at once.
         assert [m.medium for m in rig.to("jan")] == ["email"]
@@ -309,7 +334,8 @@ async def test_ambiguous_failure_is_never_resent_in_the_same_level() -> None:
         assert len(queued) == 1
         # The next contact point follows by the clock (5 minutes), not at once.
         assert [e.at - incident.reported_at for e in await rig.types(incident.id, "NotificationQueued")] == [
-            minutes(0), minutes(5)
+            minutes(0),
+            minutes(5),
         ]
 
 
@@ -324,7 +350,8 @@ async def test_everyone_asked_is_told_who_took_the_step() -> None:
         assert told == ["eva", "lars", "per"]
         # SMS is minimal: the taker is named by the role she was asked as, e-mail (standard) by name.
         taken = next(m for m in rig.sent if m.kind == "taken" and m.person_id == "per")
-        assert "Säkerhetsstrateg" in taken.text and "Karin" not in taken.text
+        assert "Säkerhetsstrateg" in taken.text
+        assert "Karin" not in taken.text
 
 
 async def test_close_stops_everything_and_tells_those_asked() -> None:
@@ -349,7 +376,8 @@ async def test_sms_reply_code_acknowledges_through_the_inbound_path() -> None:
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.idle()
         code = rig.sms.sent[0].reply_code
-        assert code is not None and code in rig.sms.sent[0].text
+        assert code is not None
+        assert code in rig.sms.sent[0].text
         await rig.engine.handle_inbound(
             InboundEvent(InboundKind.ACKNOWLEDGE, "sms", address="+46701740610", reply_code=code)
         )

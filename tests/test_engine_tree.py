@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import attrs
-
 from engine_kit import Deadlines, Rig, minutes, municipality, person, sms, step
+
 from hothat.domain import Strategy, TreeNode
 from hothat.engine.core import StepStatus
 
@@ -21,8 +21,16 @@ def tree_municipality(needed: int) -> object:
         return TreeNode(person=me, children=(build(depth + 1), build(depth + 1)))
 
     tree = build(0)
-    muni = municipality(step("larm", "municipal_security_chief", strategy=Strategy.TREE, tree=tree, needed=needed,
-                             deadlines=Deadlines(ack_within=minutes(5))))
+    muni = municipality(
+        step(
+            "larm",
+            "municipal_security_chief",
+            strategy=Strategy.TREE,
+            tree=tree,
+            needed=needed,
+            deadlines=Deadlines(ack_within=minutes(5)),
+        )
+    )
     people = dict(muni.directory.people)
     for i, pid in enumerate(ids):
         people[pid] = person(pid, f"Person {i + 1}", sms(60 + i))
@@ -50,7 +58,11 @@ async def test_fifteen_person_tree_with_three_silent_nodes_reaches_everyone_reac
         view = await rig.engine.status(incident.id)
         assert view.step("larm").status is StepStatus.ACKNOWLEDGED
         passed = await rig.types(incident.id, "TreeNodePassed")
-        assert {(e.node, e.outcome) for e in passed if e.outcome == "no_answer"} == {(0, "no_answer"), (1, "no_answer"), (8, "no_answer")}
+        assert {(e.node, e.outcome) for e in passed if e.outcome == "no_answer"} == {
+            (0, "no_answer"),
+            (1, "no_answer"),
+            (8, "no_answer"),
+        }
         done = max(e.at for e in await rig.types(incident.id, "Acknowledged"))
         # The silent root and the two silent branch nodes cost one ack_within per tree level (two levels):
         # everyone below them is reached and has answered after 10 minutes.

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import ClassVar
 
 import pytest
+from engine_kit import Rig, municipality, step
 
 import hothat
-from engine_kit import Rig, municipality, step
 from hothat import hookspecs
 from hothat.channels import Channel, OutboundMessage, Receipt
 from hothat.domain import Medium
@@ -62,7 +62,7 @@ def acme_plugin(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     module.hothat_register_channels = hothat_register_channels  # type: ignore[attr-defined]
     _fake_distribution(monkeypatch, module, "acme")
     PagerChannel.received.clear()
-    yield module
+    return module
 
 
 def test_builtin_channels_are_registered_through_the_plugin_path() -> None:
@@ -75,9 +75,9 @@ async def test_a_channel_installed_only_through_an_entry_point_receives_the_engi
     acme_plugin: types.ModuleType,
 ) -> None:
     muni = municipality(step("1", "municipal_ceo"))
-    from hothat.domain import ChannelConfig
-
     import attrs
+
+    from hothat.domain import ChannelConfig
 
     muni = attrs.evolve(muni, channels=(ChannelConfig("pager", "pager.acme", Medium.SMS),))
     engine = Engine(muni, store=MemoryStore(), clock=VirtualClock(), token_secret=b"s" * 48)
@@ -103,7 +103,8 @@ def test_a_plugin_that_fails_to_import_is_a_warning_not_a_crash(
     with caplog.at_level(logging.WARNING, logger="hothat.plugins"):
         pm = get_plugin_manager()
     assert not pm.has_plugin("broken")
-    assert "could not be loaded" in caplog.text and "broken" in caplog.text
+    assert "could not be loaded" in caplog.text
+    assert "broken" in caplog.text
 
 
 def test_misspelled_hook_fails_fast() -> None:

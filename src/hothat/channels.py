@@ -289,9 +289,7 @@ class Channel(abc.ABC):
                 results.append(exc)
         return results
 
-    def parse_inbound(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes
-    ) -> InboundResult:
+    def parse_inbound(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> InboundResult:
         """Verify and parse a provider callback. The default refuses: this channel takes no callbacks."""
         from hothat.errors import InboundError
 
@@ -326,13 +324,21 @@ class LogChannel(Channel):
         assert isinstance(settings, LogChannel.Settings)
         logger = logging.getLogger("hothat.delivery")
         logger.info(
-            "%s %s step %s to %s via %s", message.reference, message.kind, message.step_id or "-",
-            message.person_id, message.medium,
+            "%s %s step %s to %s via %s",
+            message.reference,
+            message.kind,
+            message.step_id or "-",
+            message.person_id,
+            message.medium,
         )
         if settings.show_text:
             logger.info("%s", message.text)
-        return Receipt(channel=self.name, address=message.address, status=ReceiptStatus.DELIVERED,
-                       provider_id=message.key)
+        return Receipt(
+            channel=self.name,
+            address=message.address,
+            status=ReceiptStatus.DELIVERED,
+            provider_id=message.key,
+        )
 
 
 class MemoryChannel(Channel):
@@ -354,5 +360,9 @@ class MemoryChannel(Channel):
         if error is not None:
             raise error
         self.sent.append(message)
-        return Receipt(channel=self.name, address=message.address, status=ReceiptStatus.DELIVERED,
-                       provider_id=message.key)
+        return Receipt(
+            channel=self.name,
+            address=message.address,
+            status=ReceiptStatus.DELIVERED,
+            provider_id=message.key,
+        )

@@ -85,9 +85,7 @@ def hothat_register_routines() -> Sequence[Routine]:
 
 
 @_spec(firstresult=True)
-def hothat_resolve_role(
-    role: Role, incident: Incident, directory: Directory, at: datetime
-) -> Resolution | None:
+def hothat_resolve_role(role: Role, incident: Incident, directory: Directory, at: datetime) -> Resolution | None:
     """Say who holds ``role`` for ``incident`` right now.
 
     An intranet can answer from its own HR or LDAP directory; return ``None`` to let the next implementation
@@ -122,9 +120,7 @@ def hothat_render_message(context: RenderContext) -> Rendered | None:
 
 
 @_spec
-def hothat_incident_event(
-    event: Event, incident: Incident
-) -> Awaitable[None] | Callable[[], object] | None:
+def hothat_incident_event(event: Event, incident: Incident) -> Awaitable[None] | Callable[[], object] | None:
     """Observe every event after it is stored: forward the trail to a case system, a diarium, metrics.
 
     ``incident`` is the incident as it stands after the event. Return ``None``, an awaitable, or a

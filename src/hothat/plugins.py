@@ -48,11 +48,11 @@ class _Manager(pluggy.PluginManager):
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         for attr in dir(plugin):
-            if attr.startswith("hothat_") and attr not in _ASYNC_ALLOWED:
-                if inspect.iscoroutinefunction(getattr(plugin, attr, None)):
-                    raise PluginError(
-                        f"plugin {name or plugin!r}: {attr} must not be 'async def'; do I/O in the objects it returns"
-                    )
+            refused = attr.startswith("hothat_") and attr not in _ASYNC_ALLOWED
+            if refused and inspect.iscoroutinefunction(getattr(plugin, attr, None)):
+                raise PluginError(
+                    f"plugin {name or plugin!r}: {attr} must not be 'async def'; do I/O in the objects it returns"
+                )
         try:
             return super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
@@ -108,7 +108,10 @@ def _load_entrypoints(pm: pluggy.PluginManager, allow: set[str] | None) -> None:
             except Exception as exc:  # a broken adapter must not take paging down
                 log.warning(
                     "plugin %r from %s could not be loaded and is skipped: %s: %s",
-                    ep.name, dist.metadata["Name"], type(exc).__name__, exc,
+                    ep.name,
+                    dist.metadata["Name"],
+                    type(exc).__name__,
+                    exc,
                 )
                 continue
             pm.register(plugin, name=ep.name)

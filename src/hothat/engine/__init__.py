@@ -4,4 +4,14 @@ from hothat.engine.clock import Clock, SystemClock, VirtualClock
 from hothat.engine.core import IncidentState, decide, evolve
 from hothat.engine.runner import Engine, IncidentView, StepView
 
-__all__ = ["Clock", "Engine", "IncidentState", "IncidentView", "StepView", "SystemClock", "VirtualClock", "decide", "evolve"]
+__all__ = [
+    "Clock",
+    "Engine",
+    "IncidentState",
+    "IncidentView",
+    "StepView",
+    "SystemClock",
+    "VirtualClock",
+    "decide",
+    "evolve",
+]

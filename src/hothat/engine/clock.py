@@ -74,4 +74,3 @@ class VirtualClock:
         if at <= self._now:
             return
         await wake.wait()
-

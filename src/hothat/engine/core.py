@@ -28,8 +28,8 @@ from __future__ import annotations
 import copy
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 from datetime import datetime, timedelta
+from typing import Any
 
 import attrs
 
@@ -48,9 +48,9 @@ __all__ = [
     "Resolve",
     "Send",
     "StepState",
-    "TreeNodeState",
     "StepStatus",
     "Track",
+    "TreeNodeState",
     "WakeAt",
     "decide",
     "evolve",
@@ -309,13 +309,25 @@ def _new_ask(state: IncidentState, step: StepState, ask: Ask) -> None:
     step.asks.append(ask)
 
 
-def _tell(state: IncidentState, step: StepState, kind: MessageKind, people: Iterable[tuple[str, int]], at: datetime) -> None:
+def _tell(
+    state: IncidentState, step: StepState, kind: MessageKind, people: Iterable[tuple[str, int]], at: datetime
+) -> None:
     """Queue a one-shot message to people, each on the contact point that reached them before."""
     for person, contact in people:
         _new_ask(
-            state, step,
-            Ask(person=person, slot=-1, level=0, round=0, kind=kind, purpose=Purpose.INFORMED, started_at=at,
-                contact=contact, single=True),
+            state,
+            step,
+            Ask(
+                person=person,
+                slot=-1,
+                level=0,
+                round=0,
+                kind=kind,
+                purpose=Purpose.INFORMED,
+                started_at=at,
+                contact=contact,
+                single=True,
+            ),
         )
 
 
@@ -398,13 +410,21 @@ def _on_resolved(state: IncidentState, e: ev.TargetsResolved | ev.RoleUnresolved
             st.wanted.append((Purpose.UNRESOLVED, e.slot, len(st.wanted) + 1, 0, state.unresolved_role(step)))
     elif e.purpose is Purpose.UNRESOLVED:
         for person in people:
-            _new_ask(state, st, Ask(person, e.slot, e.level, e.round, MessageKind.UNRESOLVED, Purpose.UNRESOLVED, e.at))
+            _new_ask(
+                state,
+                st,
+                Ask(person, e.slot, e.level, e.round, MessageKind.UNRESOLVED, Purpose.UNRESOLVED, e.at),
+            )
     elif e.purpose is Purpose.INFORMED:
         for person in people:
             _new_ask(state, st, Ask(person, -1, 0, 0, MessageKind.INFORMED, Purpose.INFORMED, e.at, single=True))
     elif e.purpose is Purpose.REMINDER:
         for person in people:
-            _new_ask(state, st, Ask(person, -1, e.level, 0, MessageKind.REMINDER, Purpose.REMINDER, e.at, single=True))
+            _new_ask(
+                state,
+                st,
+                Ask(person, -1, e.level, 0, MessageKind.REMINDER, Purpose.REMINDER, e.at, single=True),
+            )
 
 
 def _on_queued(state: IncidentState, e: ev.NotificationQueued) -> None:
@@ -487,7 +507,13 @@ def _on_ack(state: IncidentState, e: ev.Acknowledged) -> None:
             ask.answered = True
     _stop_asking(st, e.slot)
     step = state.step(e.step)
-    _tell(state, st, MessageKind.TAKEN, _reached_people(st, exclude=e.person, slot=e.slot if step.joint else None), e.at)
+    _tell(
+        state,
+        st,
+        MessageKind.TAKEN,
+        _reached_people(st, exclude=e.person, slot=e.slot if step.joint else None),
+        e.at,
+    )
     if all(t.assignee is not None for t in st.tracks):
         st.status = StepStatus.ACKNOWLEDGED
         st.acknowledged_at = e.at
@@ -604,7 +630,11 @@ def _on_overdue(state: IncidentState, e: ev.CompletionOverdue) -> None:
     step = state.step(e.step)
     for track in st.tracks:
         if track.assignee is not None:
-            _new_ask(state, st, Ask(track.assignee, -1, 0, 0, MessageKind.REMINDER, Purpose.REMINDER, e.at, single=True))
+            _new_ask(
+                state,
+                st,
+                Ask(track.assignee, -1, 0, 0, MessageKind.REMINDER, Purpose.REMINDER, e.at, single=True),
+            )
     if step.escalation:
         st.wanted.append((Purpose.REMINDER, 0, e.count, 0, step.escalation[0]))
 
@@ -744,9 +774,20 @@ def _decide_tree(
     for node in st.nodes:
         if node.status == "ready":
             if node.person is not None:
-                out.append(Record(ev.TargetsResolved(
-                    now, step.id, 0, node.index, 0, f"person:{node.person}", Purpose.OWNER, (node.person,)
-                )))
+                out.append(
+                    Record(
+                        ev.TargetsResolved(
+                            now,
+                            step.id,
+                            0,
+                            node.index,
+                            0,
+                            f"person:{node.person}",
+                            Purpose.OWNER,
+                            (node.person,),
+                        )
+                    )
+                )
             else:
                 out.append(Resolve(step.id, 0, node.index, 0, node.role or "", Purpose.OWNER))
         elif node.status == "asked":

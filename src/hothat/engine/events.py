@@ -308,10 +308,27 @@ class IncidentClosed(Event):
 _TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
-        IncidentReported, StepActivated, StepSkipped, TargetsResolved, RoleUnresolved, NotificationQueued,
-        NotificationSent, DeliveryFailed, DeliveryConfirmed, Acknowledged, Declined, Escalated,
-        EscalationExhausted, FactRecorded, ChecklistChecked, RoleAssigned, StepCompleted, CompletionOverdue,
-        StallDetected, IncidentClosed, TreeNodePassed,
+        IncidentReported,
+        StepActivated,
+        StepSkipped,
+        TargetsResolved,
+        RoleUnresolved,
+        NotificationQueued,
+        NotificationSent,
+        DeliveryFailed,
+        DeliveryConfirmed,
+        Acknowledged,
+        Declined,
+        Escalated,
+        EscalationExhausted,
+        FactRecorded,
+        ChecklistChecked,
+        RoleAssigned,
+        StepCompleted,
+        CompletionOverdue,
+        StallDetected,
+        IncidentClosed,
+        TreeNodePassed,
     )
 }
 
@@ -326,7 +343,26 @@ def event_types() -> dict[str, type[Event]]:
 T = TypeVar("T")
 
 
+_PLAIN = (str, int, bool, float)
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _dump_attrs(value: Any) -> dict[str, Any]:
+    cls = type(value)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in attrs.fields(cls))
+    out: dict[str, Any] = {}
+    for name in names:
+        item = getattr(value, name)
+        # Exact types only: a StrEnum is a str subclass and must go through _dump for its value.
+        out[name] = item if item is None or type(item) in _PLAIN else _dump(item)
+    return out
+
+
 def _dump(value: Any) -> Any:
+    if type(value) in _PLAIN or value is None:
+        return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
@@ -336,7 +372,7 @@ def _dump(value: Any) -> Any:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if attrs.has(type(value)):
-        return {f.name: _dump(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        return _dump_attrs(value)
     if isinstance(value, Mapping):
         return {str(k): _dump(v) for k, v in value.items()}
     if isinstance(value, tuple | list | frozenset | set):
@@ -383,10 +419,12 @@ def _load(tp: Any, value: Any) -> Any:
     return value
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def encode(event: Event) -> tuple[str, str]:
     """Return ``(type tag, JSON payload)`` for storing an event."""
-    payload = _dump(event)
-    return event.tag, json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return event.tag, _ENCODER.encode(_dump_attrs(event))
 
 
 def decode(tag: str, payload: str) -> Event:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -44,7 +45,6 @@ from hothat.channels import (
 from hothat.domain import (
     Incident,
     IncidentKind,
-    IncidentStatus,
     LocationKind,
     MandateLink,
     Medium,
@@ -311,10 +311,8 @@ class Engine:
             return
         if self._scheduler is not None:
             self._scheduler.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
-            except asyncio.CancelledError:
-                pass
             self._scheduler = None
         await self.idle()
         for binding in self._bindings.values():
@@ -549,7 +547,9 @@ class Engine:
         if self._observed.get(incident_id) is task:
             del self._observed[incident_id]
 
-    async def _observe(self, previous: asyncio.Future[None] | None, produced: Sequence[Event], incident: Incident) -> None:
+    async def _observe(
+        self, previous: asyncio.Future[None] | None, produced: Sequence[Event], incident: Incident
+    ) -> None:
         # Observers see an incident's events in trail order: wait for the previous batch first.
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
@@ -570,12 +570,22 @@ class Engine:
             resolution = self.plugins.resolve_role(role=role, incident=state.incident, directory=directory, at=now)
         except Exception:
             log.exception("a hothat_resolve_role plugin failed for role %s; using the configuration", cmd.role)
-            resolution = directory.resolve(cmd.role, state.incident.party, at=now, incident_holders=state.incident.holders)
+            resolution = directory.resolve(
+                cmd.role, state.incident.party, at=now, incident_holders=state.incident.holders
+            )
         people = tuple(p.id for p in resolution.people)
         unavailable = tuple(p.id for p in resolution.unavailable)
         if people:
             return ev.TargetsResolved(
-                now, cmd.step, cmd.slot, cmd.level, cmd.round, cmd.role, cmd.purpose, people, resolution.via,
+                now,
+                cmd.step,
+                cmd.slot,
+                cmd.level,
+                cmd.round,
+                cmd.role,
+                cmd.purpose,
+                people,
+                resolution.via,
                 unavailable,
             )
         return ev.RoleUnresolved(
@@ -592,15 +602,34 @@ class Engine:
         if contact.medium is Medium.SMS and ask.purpose in (Purpose.OWNER, Purpose.UNRESOLVED):
             code = state.codes.get((cmd.step, person.id))
             if code is None:
-                from hothat.messages.codes import allocate_code
-
-                code = allocate_code(self._codes.get(person.id, {}).keys())
+                code = self._allocate_code(person.id)
                 self._codes.setdefault(person.id, {})[code] = (state.incident.id, cmd.step)
         key = f"{state.incident.id}:{cmd.step}:{cmd.ask}:{cmd.contact}:{cmd.attempt}"
         return ev.NotificationQueued(
-            now, key, cmd.step, person.id, ask.slot, ask.level, ask.kind, contact.medium, cmd.contact, channel,
-            ask=cmd.ask, attempt=cmd.attempt, code=code,
+            now,
+            key,
+            cmd.step,
+            person.id,
+            ask.slot,
+            ask.level,
+            ask.kind,
+            contact.medium,
+            cmd.contact,
+            channel,
+            ask=cmd.ask,
+            attempt=cmd.attempt,
+            code=code,
         )
+
+    def _allocate_code(self, person_id: str) -> str:
+        """A reply code unique among the person's open requests; the smallest free one when codes are contiguous."""
+        from hothat.messages.codes import MIN_CODE, allocate_code
+
+        used = self._codes.get(person_id, {})
+        guess = str(MIN_CODE + len(used))  # codes are usually contiguous: then this is the smallest free one
+        if guess not in used and all(str(n) in used for n in range(MIN_CODE, MIN_CODE + min(len(used), 8))):
+            return guess
+        return allocate_code(used)
 
     # -- delivery -----------------------------------------------------------------------------------------------
 
@@ -626,25 +655,41 @@ class Engine:
         started = time.perf_counter()
         if binding is None or message is None:
             return ev.DeliveryFailed(
-                self.clock.now(), queued.key, queued.channel or "-", FailureKind.PERMANENT,
+                self.clock.now(),
+                queued.key,
+                queued.channel or "-",
+                FailureKind.PERMANENT,
                 f"no channel is configured for {queued.medium}",
             )
         if queued.medium is Medium.SMS and message.address in self._optout:
             return ev.DeliveryFailed(
-                self.clock.now(), queued.key, binding.name, FailureKind.PERMANENT, "the number has opted out (STOP)"
+                self.clock.now(),
+                queued.key,
+                binding.name,
+                FailureKind.PERMANENT,
+                "the number has opted out (STOP)",
             )
         try:
             receipt = await asyncio.wait_for(binding.channel.deliver(message), timeout=self.deliver_timeout)
         except RetryableDeliveryError as exc:
-            return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.RETRYABLE, _reason(exc),
-                                     exc.retry_after)
+            return ev.DeliveryFailed(
+                self.clock.now(),
+                queued.key,
+                binding.name,
+                FailureKind.RETRYABLE,
+                _reason(exc),
+                exc.retry_after,
+            )
         except PermanentDeliveryError as exc:
             return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.PERMANENT, _reason(exc))
         except AmbiguousDeliveryError as exc:
             return ev.DeliveryFailed(self.clock.now(), queued.key, binding.name, FailureKind.AMBIGUOUS, _reason(exc))
         except TimeoutError:
             return ev.DeliveryFailed(
-                self.clock.now(), queued.key, binding.name, FailureKind.AMBIGUOUS,
+                self.clock.now(),
+                queued.key,
+                binding.name,
+                FailureKind.AMBIGUOUS,
                 f"the channel did not answer within {self.deliver_timeout:g} s",
             )
         except DeliveryError as exc:
@@ -652,13 +697,21 @@ class Engine:
         except Exception as exc:
             log.exception("channel %s raised %s; treated as a transient failure", binding.name, type(exc).__name__)
             return ev.DeliveryFailed(
-                self.clock.now(), queued.key, binding.name, FailureKind.RETRYABLE,
+                self.clock.now(),
+                queued.key,
+                binding.name,
+                FailureKind.RETRYABLE,
                 f"the channel raised {type(exc).__name__}",
             )
         log.debug("delivered %s via %s in %.1f ms", queued.key, binding.name, (time.perf_counter() - started) * 1e3)
         return ev.NotificationSent(
-            self.clock.now(), queued.key, binding.name, receipt.provider_id, str(receipt.status),
-            receipt.segments, receipt.encoding,
+            self.clock.now(),
+            queued.key,
+            binding.name,
+            receipt.provider_id,
+            str(receipt.status),
+            receipt.segments,
+            receipt.encoding,
         )
 
     def _render(self, state: IncidentState, queued: ev.NotificationQueued, binding: _Binding) -> OutboundMessage:
@@ -705,7 +758,12 @@ class Engine:
                 from hothat.messages.tokens import LinkAction
 
                 token = self._tokens.issue(
-                    incident.id, queued.step, person.id, LinkAction(action), self.clock.now(), nonce + action[0]
+                    incident.id,
+                    queued.step,
+                    person.id,
+                    LinkAction(action),
+                    self.clock.now(),
+                    nonce + action[0],
                 )
                 url = f"{base}/link?t={token}"
                 if action == "acknowledge":
@@ -747,8 +805,10 @@ class Engine:
             rendered = render(context)
         protected = self._protected_names(incident)
         if _names_any(protected, rendered.subject, rendered.text, rendered.html or ""):
-            log.warning("incident %s: a rendered message named a protected person; the builtin text is used",
-                        incident.reference)
+            log.warning(
+                "incident %s: a rendered message named a protected person; the builtin text is used",
+                incident.reference,
+            )
             rendered = render(context)
             if _names_any(protected, rendered.subject, rendered.text, rendered.html or ""):
                 rendered = attrs.evolve(
@@ -758,9 +818,7 @@ class Engine:
                     html=_redact(rendered.html, protected) if rendered.html else rendered.html,
                 )
         thread = base64.b32encode(hashlib.sha256(f"{incident.id}/{person.id}".encode()).digest()[:10]).decode().lower()
-        sequence = sum(
-            1 for q in self._email_history(state, person.id) if q < queued.key
-        ) if contact.medium is Medium.EMAIL else 0
+        sequence = self._email_sequence(state, person.id, queued.key) if contact.medium is Medium.EMAIL else 0
         return OutboundMessage(
             key=queued.key,
             incident_id=incident.id,
@@ -785,18 +843,23 @@ class Engine:
             attempt=queued.attempt,
         )
 
-    def _email_history(self, state: IncidentState, person_id: str) -> list[str]:
-        keys = []
-        for key, (step_id, index) in state.queued.items():
-            ask = state.steps[step_id].asks[index]
-            if ask.person != person_id:
-                continue
-            person = self.municipality.directory.people.get(person_id)
-            contact_index = int(key.rsplit(":", 2)[1])
-            if person is not None and contact_index < len(person.contacts):
-                if person.contacts[contact_index].medium is Medium.EMAIL:
-                    keys.append(key)
-        return keys
+    def _email_sequence(self, state: IncidentState, person_id: str, key: str) -> int:
+        """How many e-mails to this person about this incident were queued before ``key`` (trail order)."""
+        person = self.municipality.directory.people.get(person_id)
+        if person is None:
+            return 0
+        count = 0
+        for queued_key, (step_id, index) in state.queued.items():  # dicts keep insertion (trail) order
+            if queued_key == key:
+                break
+            contact_index = int(queued_key.rsplit(":", 2)[1])
+            if (
+                state.steps[step_id].asks[index].person == person_id
+                and contact_index < len(person.contacts)
+                and person.contacts[contact_index].medium is Medium.EMAIL
+            ):
+                count += 1
+        return count
 
     def _asked_role(self, state: IncidentState, queued: ev.NotificationQueued) -> str:
         step = state.step(queued.step)
@@ -806,9 +869,11 @@ class Engine:
             return chain[min(ask.level, len(chain) - 1)]
         if ask.purpose is Purpose.UNRESOLVED:
             return state.unresolved_role(step)
-        if ask.purpose is Purpose.REMINDER and step.escalation and ask.person not in {
-            t.assignee for t in state.steps[queued.step].tracks
-        }:
+        if (
+            ask.purpose is Purpose.REMINDER
+            and step.escalation
+            and ask.person not in {t.assignee for t in state.steps[queued.step].tracks}
+        ):
             return step.escalation[0]
         return step.owners[0]
 
@@ -1080,8 +1145,9 @@ class Engine:
                 raise IncidentError(f"step {step} has no checklist item(s) {', '.join(sorted(unknown))}")
             missing = items - st.checked - set(checked)
             if missing:
+                unticked = ", ".join(sorted(missing))
                 raise IncidentError(
-                    f"step {step} of {state.incident.reference} has unticked checklist items: {', '.join(sorted(missing))}"
+                    f"step {step} of {state.incident.reference} has unticked checklist items: {unticked}"
                 )
             if all(t.assignee != person for t in st.tracks):
                 open_slots = [t for t in st.tracks if t.assignee is None]
@@ -1210,11 +1276,17 @@ class Engine:
         if claims.nonce in state.nonces:
             raise TokenError("used")
         if claims.action is LinkAction.ACKNOWLEDGE:
-            await self.acknowledge(claims.incident_id, step=claims.step_id, person=claims.person_id, via="email",
-                                   nonce=claims.nonce)
+            await self.acknowledge(
+                claims.incident_id,
+                step=claims.step_id,
+                person=claims.person_id,
+                via="email",
+                nonce=claims.nonce,
+            )
             return "acknowledged"
-        await self.decline(claims.incident_id, step=claims.step_id, person=claims.person_id, via="email",
-                           nonce=claims.nonce)
+        await self.decline(
+            claims.incident_id, step=claims.step_id, person=claims.person_id, via="email", nonce=claims.nonce
+        )
         return "declined"
 
     # -- reading ------------------------------------------------------------------------------------------------
@@ -1234,7 +1306,11 @@ class Engine:
         for step in state.routine.steps:
             st = state.steps[step.id]
             waiting = None
-            if st.status is StepStatus.PENDING and step.when is not None and step.when.evaluate(state.incident.facts) is None:
+            if (
+                st.status is StepStatus.PENDING
+                and step.when is not None
+                and step.when.evaluate(state.incident.facts) is None
+            ):
                 waiting = step.when.fact
             views.append(
                 StepView(
@@ -1256,14 +1332,20 @@ def _reason(exc: DeliveryError) -> str:
 
 
 def _names_any(names: Sequence[str], *texts: str) -> bool:
+    """Whether any name appears in any text, also in its GSM-7-normalised form ("Zoë" → "Zoe")."""
+    from hothat.messages.gsm import normalize
+
     lowered = [t.lower() for t in texts]
-    return any(name.lower() in text for name in names for text in lowered)
+    forms = {form for name in names for form in (name.lower(), normalize(name).lower()) if form}
+    return any(form in text for form in forms for text in lowered)
 
 
 def _redact(text: str, names: Sequence[str]) -> str:
     import re
 
-    for name in names:
-        text = re.sub(re.escape(name), "[skyddad identitet]", text, flags=re.IGNORECASE)
-    return text
+    from hothat.messages.gsm import normalize
 
+    for name in names:
+        for form in {name, normalize(name)}:
+            text = re.sub(re.escape(form), "[skyddad identitet]", text, flags=re.IGNORECASE)
+    return text

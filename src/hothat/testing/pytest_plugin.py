@@ -27,4 +27,4 @@ def recording_channel() -> MemoryChannel:
 @pytest.fixture
 def plugin_manager() -> Iterator[pluggy.PluginManager]:
     """A fresh plugin manager with the builtins only (no entry points)."""
-    yield get_plugin_manager(load_entrypoints=False)
+    return get_plugin_manager(load_entrypoints=False)

@@ -1,0 +1,1 @@
+"""hothat benchmarks: run with ``make bench`` or ``python -m benchmarks``. Not part of ``make test``."""
