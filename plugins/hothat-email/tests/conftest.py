@@ -91,9 +91,7 @@ class Handler:
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
 
 
-def _authenticate(
-    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object
-) -> AuthResult:
+def _authenticate(server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: object) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data == (USERNAME.encode(), PASSWORD.encode())
     # handled=False makes aiosmtpd answer 535 itself; with the default it would send nothing at all.
     return AuthResult(success=ok, handled=False)

@@ -103,9 +103,7 @@ async def test_untrusted_certificate_is_permanent_and_points_to_ca_bundle(
     smtp_server: ServerFactory, channel: Callable[..., SmtpChannel], outbound: Outbound
 ) -> None:
     server = smtp_server()
-    with pytest.raises(
-        PermanentDeliveryError, match=r"could not be verified .*ca_bundle in \[channels.email\]"
-    ):
+    with pytest.raises(PermanentDeliveryError, match=r"could not be verified .*ca_bundle in \[channels.email\]"):
         await channel(server, ca_bundle=None).deliver(outbound())
     assert server.received == []
 
@@ -162,9 +160,7 @@ async def test_a_line_dropped_after_data_is_ambiguous(
     assert caught.value.address == "a…@oxelosund.example"
 
 
-@pytest.mark.parametrize(
-    ("where", "error"), [("on_rcpt", RetryableDeliveryError), ("on_data", AmbiguousDeliveryError)]
-)
+@pytest.mark.parametrize(("where", "error"), [("on_rcpt", RetryableDeliveryError), ("on_data", AmbiguousDeliveryError)])
 async def test_a_silent_server_times_out_in_bounded_time(
     smtp_server: ServerFactory,
     channel: Callable[..., SmtpChannel],

@@ -44,9 +44,7 @@ def test_clear_text_is_allowed_on_loopback(host: str) -> None:
 
 @pytest.mark.parametrize("host", ["smtp.oxelosund.example", "10.0.0.5", "localhost.evil.example", "::2"])
 def test_clear_text_to_another_machine_is_refused_with_the_reason(host: str) -> None:
-    with pytest.raises(
-        pydantic.ValidationError, match=r'security = "none" sends mail and passwords unencrypted'
-    ):
+    with pytest.raises(pydantic.ValidationError, match=r'security = "none" sends mail and passwords unencrypted'):
         _settings(host=host, security="none")
 
 
@@ -104,9 +102,7 @@ def test_the_shipped_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
         assert table["plugin"] == SmtpChannel.name
         settings = SmtpSettings.model_validate({k: v for k, v in table.items() if k not in CORE_KEYS})
         assert (
-            hothat.plugins.channel_settings_errors(
-                SmtpChannel, {k: v for k, v in table.items() if k not in CORE_KEYS}
-            )
+            hothat.plugins.channel_settings_errors(SmtpChannel, {k: v for k, v in table.items() if k not in CORE_KEYS})
             == []
         )
         SmtpChannel(settings)

@@ -97,9 +97,7 @@ class SmtpChannel(Channel):
         super().__init__(settings)
         self.smtp_settings: SmtpSettings = settings
         self._factory: SmtpFactory = smtp_factory or SmtpClient
-        self._table = (
-            f"[channels.{config_name}]" if config_name else f'the [channels] table of plugin "{self.name}"'
-        )
+        self._table = f"[channels.{config_name}]" if config_name else f'the [channels] table of plugin "{self.name}"'
 
     def _client_options(self) -> dict[str, Any]:
         s = self.smtp_settings
@@ -151,9 +149,7 @@ class SmtpChannel(Channel):
                     phase = _Phase.LOGIN
                     await client.login(s.username, s.password.get_secret_value())
                 phase = _Phase.SEND
-                refused, response = await client.send_message(
-                    mail, sender=s.from_address, recipients=[recipient]
-                )
+                refused, response = await client.send_message(mail, sender=s.from_address, recipients=[recipient])
             sent = True
         except (aiosmtplib.SMTPException, OSError, TimeoutError, ValueError) as exc:
             kind, detail = self._classify(exc, phase, client.data_started, message.address)
@@ -248,6 +244,4 @@ def _scrub(text: str, address: str) -> str:
     """Server answers often echo the recipient; keep full addresses out of errors and the trail."""
     if not address.strip():
         return text
-    return re.sub(
-        re.escape(address.strip()), ContactPoint(Medium.EMAIL, address).redacted(), text, flags=re.I
-    )
+    return re.sub(re.escape(address.strip()), ContactPoint(Medium.EMAIL, address).redacted(), text, flags=re.I)

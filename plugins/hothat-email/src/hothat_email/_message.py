@@ -21,7 +21,7 @@ from email.utils import formatdate
 from hothat.channels import MessageKind, OutboundMessage
 from hothat_email._settings import SmtpSettings, normalise_address
 
-__all__ = ["build_message", "clean_line", "message_id"]
+__all__ = ["build_message", "clean_line", "message_id", "root_id"]
 
 SUBJECT_LIMIT = 150
 """The longest subject we write; the incident's own subject is shortened to fit, the prefix never is."""
@@ -91,14 +91,22 @@ def _thread_key(message: OutboundMessage) -> str:
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()[:32]
 
 
-def message_id(message: OutboundMessage, domain: str, sequence: int | None = None) -> str:
-    """The Message-ID of ``sequence`` (default: the message's own) in the message's thread.
+def root_id(message: OutboundMessage, domain: str) -> str:
+    """The thread's root Message-ID, the same for every message of one incident to one recipient."""
+    return f"<hothat.{_thread_key(message)}.0@{domain}>"
 
-    ``<hothat.{thread}.0@domain>`` is the thread's root; follow-ups are ``.1``, ``.2`` and so on. A retry of
-    the same message keeps its id, so a duplicate is recognisable as one.
+
+def message_id(message: OutboundMessage, domain: str) -> str:
+    """The message's own Message-ID: the root for ``sequence`` 0, else ``<hothat.{thread}.{n}.{digest}@domain>``.
+
+    The digest of the message's key keeps follow-ups distinct even if two ever share a sequence number (mail
+    systems silently drop a second message with a Message-ID they have seen), while a redelivery of the very
+    same message keeps its id, so the recipient's mail program can recognise the duplicate.
     """
-    seq = message.sequence if sequence is None else sequence
-    return f"<hothat.{_thread_key(message)}.{seq}@{domain}>"
+    if message.sequence <= 0:
+        return root_id(message, domain)
+    digest = hashlib.sha256(message.key.encode("utf-8")).hexdigest()[:12]
+    return f"<hothat.{_thread_key(message)}.{message.sequence}.{digest}@{domain}>"
 
 
 def _missing_links(message: OutboundMessage, body: str) -> list[tuple[str, str]]:
@@ -171,11 +179,9 @@ def build_message(message: OutboundMessage, settings: SmtpSettings) -> EmailMess
     mail["Date"] = formatdate(localtime=True)
     mail["Message-ID"] = message_id(message, domain)
     if message.sequence > 0:
-        # RFC 5322 3.6.4: In-Reply-To names the parent; References starts at the root and ends at the parent.
-        root = message_id(message, domain, 0)
-        parent = message_id(message, domain, message.sequence - 1)
-        mail["In-Reply-To"] = parent
-        mail["References"] = root if parent == root else f"{root} {parent}"
+        # RFC 5322 3.6.4: every follow-up answers the first alert. Naming only the root keeps the thread whole
+        # even when an earlier follow-up never arrived (a refused or ambiguous delivery).
+        mail["In-Reply-To"] = mail["References"] = root_id(message, domain)
     # RFC 3834: no auto-replies to machine mail; Exchange/Outlook read their own header. No "Precedence": its
     # bulk/list values mark mass mail, which filters and queues treat as low priority: wrong for an alert.
     mail["Auto-Submitted"] = "auto-generated"
