@@ -72,9 +72,7 @@ async def test_a_reply_over_sms_takes_the_step_and_tells_the_others(
     assert assess.text.startswith(f"Oxelösunds kommun, ärende {incident.reference}")
     assert "Bedömning av situationen" in assess.text
     sent = [e for e in await engine.trail(incident.id) if isinstance(e, ev.NotificationSent)]
-    assert {(e.provider_id, e.encoding, e.segments) for e in sent if e.channel == "sms"} >= {
-        (assess.id, "GSM-7", 1)
-    }
+    assert {(e.provider_id, e.encoding, e.segments) for e in sent if e.channel == "sms"} >= {(assess.id, "GSM-7", 1)}
 
     # The delivery report is recorded, and acknowledges nothing.
     result = await engine.inbound("sms", *gateway.delivery_report(assess))
@@ -94,9 +92,7 @@ async def test_a_reply_over_sms_takes_the_step_and_tells_the_others(
     assert (await engine.status(incident.id)).step("3.1.1").status is StepStatus.ACTIVE
 
     # Per answers with the code: the step is his, and Anna is told she need not act.
-    reply = gateway.reply(
-        "46elks", channel.webhook_url("46elks", "inbound"), sender=PER, text=code_in(assess)
-    )
+    reply = gateway.reply("46elks", channel.webhook_url("46elks", "inbound"), sender=PER, text=code_in(assess))
     result = await engine.inbound("sms", *reply)
     assert (result.status, result.body) == (204, b"")  # an empty body: 46elks texts nothing back
     await engine.idle()

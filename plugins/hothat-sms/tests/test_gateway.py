@@ -44,9 +44,7 @@ async def test_an_sms_reaches_each_fake_provider_intact(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_delivery_reports_round_trip(
-    gateway: FakeGateway, make_channel: MakeChannel, provider: str
-) -> None:
+async def test_delivery_reports_round_trip(gateway: FakeGateway, make_channel: MakeChannel, provider: str) -> None:
     channel = make_channel(gateway.provider_table(provider))
     receipt = await channel.deliver(message())
     [sms] = gateway.messages
@@ -80,9 +78,7 @@ async def test_replies_round_trip(
 async def test_wrong_credentials_fail_over_to_the_next_provider(
     gateway: FakeGateway, make_channel: MakeChannel
 ) -> None:
-    channel = make_channel(
-        gateway.provider_table("46elks", password="wrong"), gateway.provider_table("twilio")
-    )
+    channel = make_channel(gateway.provider_table("46elks", password="wrong"), gateway.provider_table("twilio"))
 
     receipt = await channel.deliver(message())
 
@@ -102,9 +98,7 @@ async def test_a_5xx_is_retried_on_the_same_provider(gateway: FakeGateway, make_
 
 
 async def test_a_429_with_retry_after(gateway: FakeGateway, make_channel: MakeChannel) -> None:
-    gateway.fail_next(
-        429, json_body={"code": 20429, "message": "Too Many Requests"}, headers={"Retry-After": "7"}
-    )
+    gateway.fail_next(429, json_body={"code": 20429, "message": "Too Many Requests"}, headers={"Retry-After": "7"})
 
     with pytest.raises(RetryableDeliveryError) as caught:
         await make_channel(gateway.provider_table("twilio")).deliver(message())
@@ -161,14 +155,10 @@ async def test_wait_for_returns_when_messages_arrive(gateway: FakeGateway, make_
 
 
 async def test_routes_can_be_added(gateway: FakeGateway) -> None:
-    gateway.add_route(
-        "POST", r"/a1/calls", "46elks", lambda gw, request, match: GatewayResponse.json(200, {"ok": 1})
-    )
+    gateway.add_route("POST", r"/a1/calls", "46elks", lambda gw, request, match: GatewayResponse.json(200, {"ok": 1}))
     import urllib.request
 
-    with urllib.request.urlopen(
-        urllib.request.Request(f"{gateway.url}/a1/calls", data=b"", method="POST")
-    ) as r:
+    with urllib.request.urlopen(urllib.request.Request(f"{gateway.url}/a1/calls", data=b"", method="POST")) as r:
         assert r.read() == b'{"ok": 1}'
 
 
@@ -210,9 +200,7 @@ class _Receiver:
         self.thread.join()
 
 
-async def test_the_gateway_posts_callbacks_to_a_web_app(
-    gateway: FakeGateway, make_channel: MakeChannel
-) -> None:
+async def test_the_gateway_posts_callbacks_to_a_web_app(gateway: FakeGateway, make_channel: MakeChannel) -> None:
     channel = make_channel(gateway.provider_table("46elks"))
     path = channel.webhook_url("46elks", "inbound").removeprefix("https://kommun.example")
     with _Receiver(channel) as app:
@@ -224,9 +212,7 @@ async def test_the_gateway_posts_callbacks_to_a_web_app(
 
 
 def test_the_gateway_only_posts_to_loopback(gateway: FakeGateway) -> None:
-    request = gateway.reply(
-        "46elks", "https://kommun.example/hooks/sms/46elks/inbound", sender=RECIPIENT, text="12"
-    )
+    request = gateway.reply("46elks", "https://kommun.example/hooks/sms/46elks/inbound", sender=RECIPIENT, text="12")
     with pytest.raises(ValueError, match="loopback"):
         gateway.post(request)
 

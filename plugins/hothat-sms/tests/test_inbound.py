@@ -50,9 +50,7 @@ def elks_in(text: str, sms_id: str = "sf8425555e5d8db61dda7a7b3f1b91bdb") -> byt
     ).encode()
 
 
-def twilio_request(
-    url: str, fields: dict[str, str], token: str = TWILIO_TOKEN
-) -> tuple[dict[str, str], bytes]:
+def twilio_request(url: str, fields: dict[str, str], token: str = TWILIO_TOKEN) -> tuple[dict[str, str], bytes]:
     """Headers and body as Twilio sends them, signed by Twilio's own library."""
     signature = RequestValidator(token).compute_signature(url, fields)
     return {**FORM, "X-Twilio-Signature": signature}, urlencode(fields).encode()
@@ -117,9 +115,7 @@ EXPECTED = [
 
 
 @pytest.mark.parametrize(("text", "kind", "code"), EXPECTED)
-async def test_46elks_reply(
-    make_channel: MakeChannel, text: str, kind: InboundKind, code: str | None
-) -> None:
+async def test_46elks_reply(make_channel: MakeChannel, text: str, kind: InboundKind, code: str | None) -> None:
     result = make_channel(elks()).parse_inbound("POST", ELKS_IN, FORM, elks_in(text))
 
     assert result.events == (
@@ -138,9 +134,7 @@ async def test_46elks_reply(
 
 
 @pytest.mark.parametrize(("text", "kind", "code"), EXPECTED)
-async def test_twilio_reply(
-    make_channel: MakeChannel, text: str, kind: InboundKind, code: str | None
-) -> None:
+async def test_twilio_reply(make_channel: MakeChannel, text: str, kind: InboundKind, code: str | None) -> None:
     headers, body = twilio_request(TWILIO_IN, twilio_in(text))
     result = make_channel(twilio()).parse_inbound("POST", TWILIO_IN, headers, body)
 
@@ -184,9 +178,7 @@ async def test_sinch_reply(make_channel: MakeChannel, text: str, kind: InboundKi
 @pytest.mark.parametrize(
     ("status", "outcome"), [("delivered", DeliveryStatus.DELIVERED), ("failed", DeliveryStatus.FAILED)]
 )
-async def test_46elks_delivery_report(
-    make_channel: MakeChannel, status: str, outcome: DeliveryStatus
-) -> None:
+async def test_46elks_delivery_report(make_channel: MakeChannel, status: str, outcome: DeliveryStatus) -> None:
     fields = {"id": "s70df59406a1b4643b96f3f91e0bfb7b0", "status": status}
     if status == "delivered":
         fields["delivered"] = "2026-03-02T08:14:09.123000"
@@ -199,9 +191,7 @@ async def test_46elks_delivery_report(
         "s70df59406a1b4643b96f3f91e0bfb7b0",
         KEY,
     )
-    assert event.received_at == (
-        datetime(2026, 3, 2, 8, 14, 9, 123000, tzinfo=UTC) if status == "delivered" else None
-    )
+    assert event.received_at == (datetime(2026, 3, 2, 8, 14, 9, 123000, tzinfo=UTC) if status == "delivered" else None)
     assert (result.status, result.body) == (204, b"")
 
 
@@ -271,9 +261,7 @@ async def test_twilio_status_callback(
         ("Dispatched", None),
     ],
 )
-async def test_sinch_delivery_report(
-    make_channel: MakeChannel, status: str, outcome: DeliveryStatus | None
-) -> None:
+async def test_sinch_delivery_report(make_channel: MakeChannel, status: str, outcome: DeliveryStatus | None) -> None:
     payload = {
         "type": "recipient_delivery_report_sms",
         "batch_id": "01FC66621XXXXX119Z8PMV1QPQ",
@@ -463,9 +451,7 @@ async def test_sinch_with_only_a_url_token(make_channel: MakeChannel) -> None:
         channel.parse_inbound("POST", f"{BASE}/sinch/inbound", {}, body)
 
 
-@pytest.mark.parametrize(
-    "body", [b"not json", b"[1, 2]", json.dumps({"type": "mo_text", "id": "x"}).encode()]
-)
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", json.dumps({"type": "mo_text", "id": "x"}).encode()])
 async def test_sinch_malformed_body_is_refused(make_channel: MakeChannel, body: bytes) -> None:
     channel = make_channel(sinch(webhook_secret=None))
     with pytest.raises(InboundError, match=r"JSON|without id"):

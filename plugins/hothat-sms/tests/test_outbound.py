@@ -126,9 +126,7 @@ async def test_46elks_request_is_pinned(respx_mock: respx.MockRouter, make_chann
     }
 
 
-async def test_46elks_dryrun_and_no_callbacks(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
+async def test_46elks_dryrun_and_no_callbacks(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     answer = {k: v for k, v in ELKS_OK.items() if k not in ("id", "cost")} | {"estimated_cost": 3500}
     route = respx_mock.post(ELKS_URL).mock(return_value=httpx.Response(200, json=answer))
     receipt = await make_channel(elks(dryrun=True), public_base_url=None).deliver(message())
@@ -177,9 +175,7 @@ async def test_twilio_request_is_pinned(respx_mock: respx.MockRouter, make_chann
 async def test_twilio_messaging_service(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     route = respx_mock.post(TWILIO_URL).mock(return_value=httpx.Response(201, json=TWILIO_OK))
     service = "MG" + "0" * 32
-    await make_channel(twilio(sender=None, messaging_service_sid=service), public_base_url=None).deliver(
-        message()
-    )
+    await make_channel(twilio(sender=None, messaging_service_sid=service), public_base_url=None).deliver(message())
 
     assert form(route.calls.last.request) == [
         ("To", RECIPIENT),
@@ -381,12 +377,8 @@ async def test_repeated_5xx_fails_over_after_the_configured_tries(
     assert (elks_route.call_count, sinch_route.call_count) == (3, 1)
 
 
-async def test_one_5xx_is_retried_on_the_same_provider(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
-    elks_route = respx_mock.post(ELKS_URL).mock(
-        side_effect=[httpx.Response(500), httpx.Response(200, json=ELKS_OK)]
-    )
+async def test_one_5xx_is_retried_on_the_same_provider(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
+    elks_route = respx_mock.post(ELKS_URL).mock(side_effect=[httpx.Response(500), httpx.Response(200, json=ELKS_OK)])
     twilio_route = respx_mock.post(TWILIO_URL)
 
     receipt = await make_channel(elks(), twilio()).deliver(message())
@@ -430,9 +422,7 @@ async def test_no_answer_after_sending_is_ambiguous_and_never_fails_over(
     assert not twilio_route.called
 
 
-async def test_every_provider_transient_is_retryable(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
+async def test_every_provider_transient_is_retryable(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     respx_mock.post(ELKS_URL).mock(return_value=httpx.Response(401))
     respx_mock.post(TWILIO_URL).mock(return_value=httpx.Response(503))
     respx_mock.post(SINCH_URL).mock(return_value=httpx.Response(429, headers={"Retry-After": "12"}))
@@ -446,9 +436,7 @@ async def test_every_provider_transient_is_retryable(
     )
 
 
-async def test_every_provider_refusing_us_is_permanent(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
+async def test_every_provider_refusing_us_is_permanent(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     respx_mock.post(ELKS_URL).mock(return_value=httpx.Response(403, text="Not enough credits"))
     respx_mock.post(TWILIO_URL).mock(return_value=twilio_error(401, 20003))
 
@@ -497,17 +485,13 @@ async def test_numbers_that_cannot_take_sms_are_refused_without_a_request(
     assert not route.called
 
 
-async def test_46elks_free_test_number_is_allowed(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
+async def test_46elks_free_test_number_is_allowed(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     route = respx_mock.post(ELKS_URL).mock(return_value=httpx.Response(200, json=ELKS_OK))
     await make_channel(elks()).deliver(message(address="+4670000000"))
     assert dict(form(route.calls.last.request))["to"] == "+4670000000"
 
 
-async def test_number_check_can_be_turned_off(
-    respx_mock: respx.MockRouter, make_channel: MakeChannel
-) -> None:
+async def test_number_check_can_be_turned_off(respx_mock: respx.MockRouter, make_channel: MakeChannel) -> None:
     route = respx_mock.post(ELKS_URL).mock(return_value=httpx.Response(200, json=ELKS_OK))
     await make_channel(elks(), validate_numbers=False).deliver(message(address="+4687314619"))
     assert route.called

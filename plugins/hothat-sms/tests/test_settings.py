@@ -70,9 +70,7 @@ def test_a_missing_environment_variable_is_named(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("NO_SUCH_VARIABLE", raising=False)
     table = elks()
     del table["password"]
-    with pytest.raises(
-        pydantic.ValidationError, match="password_env: the environment variable NO_SUCH_VARIABLE"
-    ):
+    with pytest.raises(pydantic.ValidationError, match="password_env: the environment variable NO_SUCH_VARIABLE"):
         settings({**table, "password_env": "NO_SUCH_VARIABLE"})
 
 

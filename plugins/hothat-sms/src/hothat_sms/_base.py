@@ -97,9 +97,7 @@ class Provider(abc.ABC, Generic[S]):
         return None
 
     @abc.abstractmethod
-    def build(
-        self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None
-    ) -> httpx.Request:
+    def build(self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None) -> httpx.Request:
         """The send request for ``message``; ``status_url`` is where to report delivery, if anywhere."""
 
     @abc.abstractmethod

@@ -128,9 +128,7 @@ class SmsChannel(Channel):
     medium: ClassVar[Medium] = Medium.SMS
     Settings: ClassVar[type[ChannelSettings]] = SmsSettings
 
-    def __init__(
-        self, settings: ChannelSettings | None = None, *, client: httpx.AsyncClient | None = None
-    ) -> None:
+    def __init__(self, settings: ChannelSettings | None = None, *, client: httpx.AsyncClient | None = None) -> None:
         super().__init__(settings)
         if not isinstance(self.settings, SmsSettings):
             raise TypeError("SmsChannel needs SmsSettings")
@@ -162,9 +160,7 @@ class SmsChannel(Channel):
                 refusal = outcome
                 log.warning("sms to %s via %s, try %d: %s", shown, provider.name, attempt, refusal.reason)
                 if refusal.scope is Scope.RECIPIENT:
-                    raise PermanentDeliveryError(
-                        f"{provider.name}: {refusal.reason}", channel=self.name, address=shown
-                    )
+                    raise PermanentDeliveryError(f"{provider.name}: {refusal.reason}", channel=self.name, address=shown)
                 if refusal.scope is not Scope.TRANSIENT:
                     break
             failures.append((provider.name, refusal))
@@ -177,9 +173,7 @@ class SmsChannel(Channel):
                 address=shown,
                 retry_after=min(waits) if waits else None,
             )
-        raise PermanentDeliveryError(
-            f"no SMS provider took the message: {summary}", channel=self.name, address=shown
-        )
+        raise PermanentDeliveryError(f"no SMS provider took the message: {summary}", channel=self.name, address=shown)
 
     async def _try(
         self,
@@ -237,9 +231,7 @@ class SmsChannel(Channel):
             if number is None or not phonenumbers.is_valid_number(number):
                 problem = "the number is not a valid phone number"
             elif (kind := phonenumbers.number_type(number)) not in _SMS_TYPES:
-                problem = (
-                    f"the number is {_TYPE_WORDS.get(kind, 'not a mobile number')}, which cannot take SMS"
-                )
+                problem = f"the number is {_TYPE_WORDS.get(kind, 'not a mobile number')}, which cannot take SMS"
         if problem:
             raise PermanentDeliveryError(problem, channel=self.name, address=shown)
 

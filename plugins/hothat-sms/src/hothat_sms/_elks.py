@@ -50,9 +50,7 @@ class ElksProvider(Provider[ElksSettings]):
         """46elks signs nothing: every webhook URL carries this secret."""
         return self.settings.webhook_token
 
-    def build(
-        self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None
-    ) -> httpx.Request:
+    def build(self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None) -> httpx.Request:
         s = self.settings
         data = {"from": s.sender, "to": message.address, "message": message.text}
         if status_url:

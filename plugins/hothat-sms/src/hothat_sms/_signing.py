@@ -27,9 +27,7 @@ def twilio_signature(auth_token: str, url: str, params: Iterable[tuple[str, str]
     return base64.b64encode(digest).decode()
 
 
-def twilio_signature_valid(
-    auth_token: str, url: str, params: Iterable[tuple[str, str]], signature: str
-) -> bool:
+def twilio_signature_valid(auth_token: str, url: str, params: Iterable[tuple[str, str]], signature: str) -> bool:
     """Whether ``signature`` signs this request. Constant-time.
 
     Twilio signs the URL sometimes with and sometimes without the default port, so both forms are tried
@@ -48,15 +46,11 @@ def twilio_signature_valid(
     candidates = {url, without_port, with_port}
     given = signature.encode()
     # Every candidate is computed and compared, so the time taken does not say which one matched.
-    results = [
-        hmac.compare_digest(twilio_signature(auth_token, c, pairs).encode(), given) for c in candidates
-    ]
+    results = [hmac.compare_digest(twilio_signature(auth_token, c, pairs).encode(), given) for c in candidates]
     return any(results)
 
 
-def sinch_signature(
-    secret: str, body: bytes, nonce: str, timestamp: str, algorithm: str = "HmacSHA256"
-) -> str:
+def sinch_signature(secret: str, body: bytes, nonce: str, timestamp: str, algorithm: str = "HmacSHA256") -> str:
     """``x-sinch-webhook-signature``: Base64(HMAC(secret, raw body + "." + nonce + "." + timestamp)).
 
     Raises:

@@ -55,9 +55,7 @@ class SinchProvider(Provider[SinchSettings]):
         """The URL secret, when the plan's callbacks are not HMAC-signed (or for both checks)."""
         return self.settings.webhook_token
 
-    def build(
-        self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None
-    ) -> httpx.Request:
+    def build(self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None) -> httpx.Request:
         s = self.settings
         payload: dict[str, Any] = {
             "from": s.sender,
@@ -83,9 +81,7 @@ class SinchProvider(Provider[SinchSettings]):
     def accepted(self, response: httpx.Response) -> tuple[str | None, dict[str, Any]]:
         data = json_object(response)
         batch_id = data.get("id")
-        return (batch_id if isinstance(batch_id, str) else None), pick(
-            data, "id", "canceled", "delivery_report"
-        )
+        return (batch_id if isinstance(batch_id, str) else None), pick(data, "id", "canceled", "delivery_report")
 
     def refused(self, response: httpx.Response) -> Refusal:
         code = json_object(response).get("code")

@@ -61,9 +61,7 @@ class TwilioProvider(Provider[TwilioSettings]):
 
     kind: ClassVar[str] = "twilio"
 
-    def build(
-        self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None
-    ) -> httpx.Request:
+    def build(self, client: httpx.AsyncClient, message: OutboundMessage, status_url: str | None) -> httpx.Request:
         s = self.settings
         data = {"To": message.address}
         if s.messaging_service_sid:
@@ -90,9 +88,7 @@ class TwilioProvider(Provider[TwilioSettings]):
         if code in RECIPIENT_CODES:
             return Refusal(Scope.RECIPIENT, f"Twilio {code}: {RECIPIENT_CODES[code]}")
         if code == 20429 or response.status_code == 429:
-            return Refusal(
-                Scope.RATE_LIMITED, "Twilio 20429: too many requests", retry_after(response.headers)
-            )
+            return Refusal(Scope.RATE_LIMITED, "Twilio 20429: too many requests", retry_after(response.headers))
         refusal = by_status(response)
         if isinstance(code, int):
             return Refusal(refusal.scope, f"Twilio {code}: {refusal.reason}", refusal.retry_after)
@@ -140,9 +136,7 @@ class TwilioProvider(Provider[TwilioSettings]):
                 sid,
                 status,
                 code or "-",
-                "transient: the handset may be reachable later"
-                if code in TRANSIENT_DELIVERY_CODES
-                else "permanent",
+                "transient: the handset may be reachable later" if code in TRANSIENT_DELIVERY_CODES else "permanent",
             )
         event = InboundEvent(
             kind=InboundKind.DELIVERY,

@@ -364,9 +364,7 @@ class FakeGateway:
 
     # -- callbacks ----------------------------------------------------------------------------------------
 
-    def delivery_report(
-        self, sms: SentSms, status: str = "delivered", *, error_code: str = ""
-    ) -> WebhookRequest:
+    def delivery_report(self, sms: SentSms, status: str = "delivered", *, error_code: str = "") -> WebhookRequest:
         """The delivery report ``sms``'s provider would send: ``status`` is ``"delivered"`` or ``"failed"``.
 
         Twilio's ``error_code`` (``"30003"``: handset unreachable) goes with a failed report.
@@ -404,9 +402,7 @@ class FakeGateway:
         }
         return self.sinch_webhook(sms.status_url, payload)
 
-    def reply(
-        self, provider: str, url: str, *, sender: str, text: str, to: str | None = None
-    ) -> WebhookRequest:
+    def reply(self, provider: str, url: str, *, sender: str, text: str, to: str | None = None) -> WebhookRequest:
         """The callback ``provider`` makes when ``sender`` texts ``text`` to ``to`` (default: our sender)."""
         to = to or self.provider_table(provider)["sender"]
         sms_id = secrets.token_hex(16)
@@ -471,9 +467,7 @@ class FakeGateway:
                 "x-sinch-webhook-signature-timestamp": timestamp,
                 "x-sinch-webhook-signature-nonce": nonce,
                 "x-sinch-webhook-signature-algorithm": "HmacSHA256",
-                "x-sinch-webhook-signature": sinch_signature(
-                    self.sinch_webhook_secret, body, nonce, timestamp
-                ),
+                "x-sinch-webhook-signature": sinch_signature(self.sinch_webhook_secret, body, nonce, timestamp),
             }
         return WebhookRequest("POST", url, headers, body)
 
@@ -610,9 +604,7 @@ def _elks_send(gateway: FakeGateway, request: GatewayRequest, match: re.Match[st
     }
     if form.get("dryrun") == "yes":
         return GatewayResponse.json(200, {**answer, "estimated_cost": 3500 * parts})
-    sms = SentSms(
-        "46elks", f"s{secrets.token_hex(16)}", to, sender, text, form.get("whendelivered"), None, form
-    )
+    sms = SentSms("46elks", f"s{secrets.token_hex(16)}", to, sender, text, form.get("whendelivered"), None, form)
     if not gateway._record(sms):
         return GatewayResponse.text(503, "gateway full")
     return GatewayResponse.json(200, {**answer, "id": sms.id, "cost": 3500 * parts})
@@ -620,9 +612,7 @@ def _elks_send(gateway: FakeGateway, request: GatewayRequest, match: re.Match[st
 
 def _twilio_error(status: int, code: int, message: str) -> GatewayResponse:
     more = f"https://www.twilio.com/docs/errors/{code}"
-    return GatewayResponse.json(
-        status, {"code": code, "message": message, "more_info": more, "status": status}
-    )
+    return GatewayResponse.json(status, {"code": code, "message": message, "more_info": more, "status": status})
 
 
 def _twilio_send(gateway: FakeGateway, request: GatewayRequest, match: re.Match[str]) -> GatewayResponse:
@@ -636,9 +626,7 @@ def _twilio_send(gateway: FakeGateway, request: GatewayRequest, match: re.Match[
         return _twilio_error(400, 21603, "The 'From' number is required.")
     if not _mobile(to):
         return _twilio_error(400, 21211, "Invalid 'To' Phone Number")
-    sms = SentSms(
-        "twilio", f"SM{secrets.token_hex(16)}", to, sender, body, form.get("StatusCallback"), None, form
-    )
+    sms = SentSms("twilio", f"SM{secrets.token_hex(16)}", to, sender, body, form.get("StatusCallback"), None, form)
     if not gateway._record(sms):
         return _twilio_error(503, 20500, "gateway full")
     return GatewayResponse.json(
