@@ -39,6 +39,7 @@ __all__ = [
     "IncidentReported",
     "NotificationQueued",
     "NotificationSent",
+    "OptOutChanged",
     "Purpose",
     "RoleAssigned",
     "RoleUnresolved",
@@ -291,10 +292,21 @@ class CompletionOverdue(Event):
 
 @attrs.frozen
 class StallDetected(Event):
-    """The watchdog found a step whose next wake-up is overdue (the engine was stopped or stuck)."""
+    """The watchdog found the incident's next wake-up overdue (the engine was stopped, stuck or overloaded).
 
-    step: str
+    ``due_at`` is when the escalation should have moved on; it moves on now.
+    """
+
+    due_at: datetime
     overdue_seconds: float
+
+
+@attrs.frozen
+class OptOutChanged(Event):
+    """A phone number sent STOP (``opted_out``) or START. Kept in the ``_contacts`` trail, not an incident's."""
+
+    address: str
+    opted_out: bool
 
 
 @attrs.frozen
@@ -329,6 +341,7 @@ _TYPES: dict[str, type[Event]] = {
         StallDetected,
         IncidentClosed,
         TreeNodePassed,
+        OptOutChanged,
     )
 }
 

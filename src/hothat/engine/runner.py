@@ -86,6 +86,8 @@ __all__ = ["Engine", "IncidentView", "StepView"]
 log = logging.getLogger("hothat.engine")
 
 _MAX_LOOP = 10_000
+_CONTACTS = "_contacts"
+"""The trail of contact preferences (STOP/START): not an incident, never open, never in reports."""
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -149,6 +151,8 @@ class Engine:
         channels: channel instances by configured name, replacing those the config would build (tests).
         token_secret: the secret for signed links; read from the config's ``token_secret_env`` if not given.
         deliver_timeout: seconds a channel's ``deliver`` may take before the attempt counts as ambiguous.
+        stall_after: a wake-up found overdue by more than this is recorded as ``StallDetected`` (the watchdog),
+            logged as an error and shown to observers, before the escalation moves on.
     """
 
     def __init__(
@@ -161,12 +165,14 @@ class Engine:
         channels: Mapping[str, Channel] | None = None,
         token_secret: bytes | None = None,
         deliver_timeout: float = 30.0,
+        stall_after: timedelta = timedelta(minutes=2),
     ) -> None:
         self.municipality = municipality
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.plugins = plugins if plugins is not None else HothatPlugins(get_plugin_manager())
         self.deliver_timeout = deliver_timeout
+        self.stall_after = stall_after
         self._channel_overrides = dict(channels or {})
         self._bindings: dict[str, _Binding] = {}
         self._default_for: dict[Medium, str] = {}
@@ -300,7 +306,7 @@ class Engine:
             return
         self._build_channels()
         self._started = True
-        self._ref_counter = len(await self.store.incidents())
+        self._ref_counter = sum(1 for i in await self.store.incidents() if not i.startswith("_"))
         await self._resume()
         if not isinstance(self.clock, VirtualClock):
             self._scheduler = asyncio.create_task(self._schedule(), name="hothat-scheduler")
@@ -336,9 +342,12 @@ class Engine:
             if state is None or item.key in state.settled:
                 continue
             self._spawn(self._deliver(item.incident_id, item.key))
-        # Overdue wake-ups fire at once, earliest first.
-        for wake in await self.store.due(self.clock.now(), limit=1_000_000):
-            await self._drive(wake.incident_id)
+        for record in await self.store.load(_CONTACTS):
+            event = ev.decode(record.type, record.payload)
+            if isinstance(event, ev.OptOutChanged):
+                (self._optout.add if event.opted_out else self._optout.discard)(event.address)
+        # Overdue wake-ups fire at once, earliest first (and the watchdog records how late they are).
+        await self.run_due()
 
     async def _schedule(self) -> None:
         while True:
@@ -351,14 +360,28 @@ class Engine:
             await self.run_due()
 
     async def run_due(self) -> int:
-        """Drive every incident whose wake-up is due; returns how many were driven."""
+        """Drive every incident whose wake-up is due; returns how many were driven.
+
+        The watchdog: a wake-up overdue by more than ``stall_after`` (the engine was down, blocked or overloaded)
+        is recorded in the incident's trail as ``StallDetected`` and logged as an error before the escalation
+        moves on, so a stalled escalation is never silent.
+        """
         count = 0
         while True:
-            due = await self.store.due(self.clock.now(), limit=500)
+            now = self.clock.now()
+            due = await self.store.due(now, limit=500)
             if not due:
                 return count
             for wake in due:
-                await self._drive(wake.incident_id)
+                overdue = (now - wake.at).total_seconds()
+                initial: list[Event] = []
+                if overdue > self.stall_after.total_seconds():
+                    log.error("escalation stalled: a wake-up was %.0f s overdue; it moves on now", overdue)
+                    initial.append(ev.StallDetected(now, wake.at, overdue))
+                try:
+                    await self._drive(wake.incident_id, initial)
+                except IncidentError:
+                    log.exception("incident %s cannot be resumed", wake.incident_id)
                 count += 1
             if len(due) < 500:
                 return count
@@ -1198,12 +1221,8 @@ class Engine:
     async def handle_inbound(self, event: InboundEvent) -> None:
         """Act on one inbound event: an acknowledgement, a decline, a delivery report, STOP or START."""
         self._check_started()
-        if event.kind is InboundKind.STOP:
-            self._optout.add(event.address)
-            log.info("a number opted out of SMS (STOP)")
-            return
-        if event.kind is InboundKind.START:
-            self._optout.discard(event.address)
+        if event.kind in (InboundKind.STOP, InboundKind.START):
+            await self._set_optout(event.address, event.kind is InboundKind.STOP)
             return
         if event.kind in (InboundKind.ACKNOWLEDGE, InboundKind.DECLINE):
             acknowledge = event.kind is InboundKind.ACKNOWLEDGE
@@ -1232,6 +1251,28 @@ class Engine:
                 return [ev.DeliveryConfirmed(self.clock.now(), key, event.status)]
 
             await self._act(incident_id, build)
+
+    async def _set_optout(self, address: str, opted_out: bool) -> None:
+        if (address in self._optout) is opted_out:
+            return
+        async with self._lock(_CONTACTS):
+            version = len(await self.store.load(_CONTACTS))
+            tag, payload = ev.encode(ev.OptOutChanged(self.clock.now(), address, opted_out))
+            await self.store.commit(
+                Commit(
+                    _CONTACTS,
+                    version,
+                    (EventRecord(tag, payload, self.clock.now()),),
+                    is_open=False,
+                    municipality=self.municipality.id,
+                )
+            )
+        (self._optout.add if opted_out else self._optout.discard)(address)
+        log.info(
+            "a number %s SMS (%s)",
+            "opted out of" if opted_out else "opted back in to",
+            "STOP" if opted_out else "START",
+        )
 
     def _key_of(self, event: InboundEvent) -> tuple[str, str] | None:
         if event.message_key:
