@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine_kit import Deadlines, Rig, minutes, municipality, step
+
 from hothat.channels import InboundEvent, InboundKind
 from hothat.engine import Engine
 from hothat.engine import events as ev
