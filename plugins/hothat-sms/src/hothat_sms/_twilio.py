@@ -52,8 +52,8 @@ _STATUS = {
     "undelivered": DeliveryStatus.FAILED,
 }
 
-TRANSIENT_DELIVERY_CODES = frozenset({"30003", "30005", "30008"})
-"""Status-callback error codes for a handset that is off or out of reach: trying later may work."""
+TRANSIENT_DELIVERY_CODES = frozenset({"30003", "30008"})
+"""Status-callback error codes worth another try later: 30003 (handset off or out of reach), 30008 (unknown)."""
 
 
 class TwilioProvider(Provider[TwilioSettings]):
