@@ -50,6 +50,7 @@ _SYNTAX_HINTS = {
     "Expected '=' after a key": "each line is key = value; a key with spaces or å, ä, ö needs quotes",
     "Invalid statement": "each line is key = value, a [table] or [[array of tables]] header, or a # comment",
     "Unclosed": "a bracket or quote is opened but never closed",
+    "Illegal character": "a text may be missing its closing quote, or holds a character TOML does not allow",
 }
 
 

@@ -62,8 +62,7 @@ def availability(model: AvailabilityModel | None, timezone: str) -> Availability
     if model is None:
         return Availability(timezone=timezone)
     windows = tuple(
-        TimeWindow(parse_days(w.days), parse_clock(w.start), parse_clock(w.end, end=True))
-        for w in model.windows
+        TimeWindow(parse_days(w.days), parse_clock(w.start), parse_clock(w.end, end=True)) for w in model.windows
     )
     return Availability(windows=windows, timezone=model.timezone or timezone)
 
@@ -78,11 +77,7 @@ def effective_roles(records: Iterable[RoleModel], timezone: str) -> dict[str, Ro
             scope=record.scope or (base.scope if base else RoleScope.MUNICIPALITY),
             name_sv=record.name.sv if record.name else base.name_sv if base else "",
             name_en=record.name.en if record.name else base.name_en if base else "",
-            fallbacks=tuple(record.fallbacks)
-            if record.fallbacks is not None
-            else base.fallbacks
-            if base
-            else (),
+            fallbacks=tuple(record.fallbacks) if record.fallbacks is not None else base.fallbacks if base else (),
             availability=(
                 availability(record.availability, timezone)
                 if record.availability is not None

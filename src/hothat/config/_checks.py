@@ -21,9 +21,7 @@ from hothat.domain.routine import Strategy
 
 __all__ = ["find_cycles", "owner_refs", "run_checks"]
 
-_ROLE_HINT = (
-    " Declare a role of your own under [[roles]]; the configuration reference lists the built-in roles."
-)
+_ROLE_HINT = " Declare a role of your own under [[roles]]; the configuration reference lists the built-in roles."
 _PERSON_HINT = " Every person needs a [[people]] entry with that id."
 
 
@@ -64,7 +62,7 @@ def owner_refs(step: StepModel) -> list[tuple[Path, str]]:
 def _describe_context(parties: Mapping[str, str], contexts: Sequence[str | None]) -> str:
     named = [f'party "{c}" ({parties[c]})' for c in contexts if c is not None]
     if None in contexts:
-        named.append("an incident with no party (e.g. against a staff member)")
+        named.append("an incident with no party, such as one against a staff member")
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
@@ -94,9 +92,7 @@ class _Checker:
         names += [rule.routine for _, rule in self.parsed.rules]
         return [n for n in dict.fromkeys(names) if n in self.routines]
 
-    def _ref(
-        self, path: Path, kind: str, name: str, known: Collection[str], hint: str, prefix: str = ""
-    ) -> bool:
+    def _ref(self, path: Path, kind: str, name: str, known: Collection[str], hint: str, prefix: str = "") -> bool:
         if name in known:
             return True
         self.report.add(path, f'{prefix}unknown {kind} "{name}"{did_you_mean(name, known) or "."}{hint}')
@@ -146,9 +142,7 @@ class _Checker:
                 items = enumerate(item.id for item in step.checklist)
                 self._duplicate_ids((*at, j, "checklist"), "checklist item", items, f" of step {step.id}")
 
-    def _duplicate_ids(
-        self, at: Path, what: str, items: Iterable[tuple[int, str | None]], where: str
-    ) -> None:
+    def _duplicate_ids(self, at: Path, what: str, items: Iterable[tuple[int, str | None]], where: str) -> None:
         first: dict[str, int] = {}
         for index, item_id in items:
             if item_id is None:
@@ -156,8 +150,7 @@ class _Checker:
             if item_id in first:
                 self.report.add(
                     (*at, index, "id"),
-                    f'duplicate {what} id "{item_id}"{where} (also at '
-                    f"{at[-1]}[{first[item_id]}]): ids must be unique",
+                    f'duplicate {what} id "{item_id}"{where} (also at {at[-1]}[{first[item_id]}]): ids must be unique',
                 )
             else:
                 first[item_id] = index
@@ -174,35 +167,26 @@ class _Checker:
             if base is None and record.name is None:
                 self.report.add(
                     ("roles", i),
-                    f'"{record.id}" is not a built-in role: give it a name, e.g. '
-                    'name = { sv = "...", en = "..." }',
+                    f'"{record.id}" is not a built-in role: give it a name, e.g. name = {{ sv = "...", en = "..." }}',
                 )
             for k, fallback in enumerate(record.fallbacks or ()):
                 if fallback == record.id:
                     self.report.add(("roles", i, "fallbacks", k), "a role cannot fall back to itself")
                 else:
                     self._role(("roles", i, "fallbacks", k), fallback)
-        graph = {
-            rid: [f for f in role.fallbacks if f in self.roles and f != rid]
-            for rid, role in self.roles.items()
-        }
+        graph = {rid: [f for f in role.fallbacks if f in self.roles and f != rid] for rid, role in self.roles.items()}
         for cycle in find_cycles(graph):
             where = next((i for i, r in self.parsed.roles if r.id in cycle and r.fallbacks), None)
             path: Path = ("roles", where, "fallbacks") if where is not None else ("roles",)
             self.report.add(
                 path,
-                f"role fallbacks form a cycle: {' → '.join(cycle)}; remove one of these "
-                "fallbacks so the chain ends",
+                f"role fallbacks form a cycle: {' → '.join(cycle)}; remove one of these fallbacks so the chain ends",
             )
 
     def people(self) -> None:
         media = {name: channel_medium(model) for name, model in self.parsed.channels.items()}
         names = ", ".join(self.channel_ids)
-        hint = (
-            f" The channels are: {names}."
-            if names
-            else " No channels are configured: add a [channels.NAME] table."
-        )
+        hint = f" The channels are: {names}." if names else " No channels are configured: add a [channels.NAME] table."
         for i, record in self.parsed.people:
             for k, contact in enumerate(record.contact):
                 if contact.channel is None:
@@ -253,8 +237,7 @@ class _Checker:
                     )
                     self.report.add(
                         path,
-                        f'"{role_id}" is a {role.scope.value} role, not a party role: list its '
-                        f"holders {where}",
+                        f'"{role_id}" is a {role.scope.value} role, not a party role: list its holders {where}',
                     )
                 self._people(path, people)
 
@@ -313,8 +296,7 @@ class _Checker:
         if step.strategy is Strategy.TREE and step.tree is None:
             self.report.add(
                 (*at, "strategy"),
-                p + 'strategy = "tree" needs a tree: add tree = { role = "...", '
-                'children = [{ person = "..." }] }',
+                p + 'strategy = "tree" needs a tree: add tree = { role = "...", children = [{ person = "..." }] }',
             )
         if step.tree is not None and step.strategy is not Strategy.TREE:
             self.report.add(
@@ -373,10 +355,12 @@ class _Checker:
         implicit: set[tuple[str, str]] = set()
         position: dict[str, int] = {}
         for j, step in routine.steps:
-            position.setdefault(step.id, j)
+            if step.id in position:
+                continue  # a duplicate id, reported as such
+            position[step.id] = j
             if step.after is not None or "after" in routine.dropped.get(j, set()):
                 graph[step.id] = [d for d in step.after or () if d != step.id]
-            elif j > 0 and routine.step_ids[j - 1]:
+            elif j > 0 and routine.step_ids[j - 1] not in (None, step.id):
                 before = routine.step_ids[j - 1]
                 assert before is not None
                 graph[step.id] = [before]
@@ -405,9 +389,7 @@ class _Checker:
             return
         if header.default_routine is not None:
             hint = f" The routines are: {', '.join(sorted(self.routine_ids))}."
-            self._ref(
-                ("municipality", "default_routine"), "routine", header.default_routine, self.routine_ids, hint
-            )
+            self._ref(("municipality", "default_routine"), "routine", header.default_routine, self.routine_ids, hint)
         elif len(self.parsed.routines) > 1 and "default_routine" not in self.parsed.municipality_dropped:
             first = self.parsed.routines[0].raw_id or "..."
             self.report.add(
@@ -423,10 +405,7 @@ class _Checker:
                     ("channels", name),
                     f'say which medium channel "{name}" serves: add medium = "sms", "voice" or "email"',
                 )
-            if (
-                channel.disclosure is Disclosure.FULL
-                and (channel.model_extra or {}).get("internal") is not True
-            ):
+            if channel.disclosure is Disclosure.FULL and (channel.model_extra or {}).get("internal") is not True:
                 self.report.add(
                     ("channels", name, "disclosure"),
                     "full disclosure (with the incident description) is "
@@ -467,11 +446,7 @@ class _Checker:
     def reachability(self) -> None:
         """Every step's owner must reach somebody, for every party the routine can run for."""
         parsed = self.parsed
-        unsure = (
-            parsed.broken_ids("roles")
-            or parsed.broken_ids("parties")
-            or parsed.partial & {"roles", "parties"}
-        )
+        unsure = parsed.broken_ids("roles") or parsed.broken_ids("parties") or parsed.partial & {"roles", "parties"}
         if parsed.holders is None or unsure:
             return  # the directory is not known well enough to say who can be reached
         people: dict[str, Person] = {p.id: person(p, self.zone) for _, p in parsed.people}
@@ -494,9 +469,7 @@ class _Checker:
             for j, step in routine.steps:
                 fallback = step.unresolved_to or default
                 if step.unresolved_to is not None:
-                    self._unresolved(
-                        found, (*at, "steps", j, "unresolved_to"), fallback, contexts, f"step {step.id}: "
-                    )
+                    self._unresolved(found, (*at, "steps", j, "unresolved_to"), fallback, contexts, f"step {step.id}: ")
                 for key, role_id in owner_refs(step):
                     self._owner(found, (*at, "steps", j, *key), step, role_id, fallback, contexts)
 
@@ -512,19 +485,23 @@ class _Checker:
             return True  # reported elsewhere, or filled per incident
         return bool(found.resolve(role_id, context).people)
 
-    def _unresolved(
-        self, found: Directory, path: Path, role_id: str, contexts: Sequence[str | None], p: str
-    ) -> None:
+    def _chain(self, found: Directory, role_id: str, context: str | None) -> str:
+        """``"a"`` or ``"a or its fallbacks b, c"``: the roles tried for ``role_id``."""
+        first, *rest = found.resolve(role_id, context).via
+        if not rest:
+            return first
+        return f"{first} or its fallback{'s' if len(rest) > 1 else ''} {', '.join(rest)}"
+
+    def _unresolved(self, found: Directory, path: Path, role_id: str, contexts: Sequence[str | None], p: str) -> None:
         failing = [c for c in contexts if not self._reaches(found, role_id, c)]
         if not failing:
             return
-        chain = " → ".join(found.resolve(role_id, failing[0]).via)
+        where = "unresolved_to" if path[-1] == "unresolved_to" else "the default unresolved_to"
         self.report.add(
             path,
-            f'{p}unresolved_to "{role_id}" reaches nobody for '
-            f"{_describe_context(self.party_names, failing)} (tried {chain}), so an escalation "
-            "that runs out would tell nobody: give that role holders, or set unresolved_to to a "
-            "role that has some",
+            f'{p}{where} "{role_id}" reaches nobody for {_describe_context(self.party_names, failing)}: '
+            f"nobody holds {self._chain(found, role_id, failing[0])}, so an escalation that runs out "
+            'would tell nobody; give that role holders, or set unresolved_to = "..." to a role that has some',
         )
 
     def _owner(
@@ -540,27 +517,24 @@ class _Checker:
         if role is None or role.scope is RoleScope.INCIDENT:
             return
         failing = [
-            c
-            for c in contexts
-            if not self._reaches(found, role_id, c) and not self._reaches(found, fallback, c)
+            c for c in contexts if not self._reaches(found, role_id, c) and not self._reaches(found, fallback, c)
         ]
         if not failing:
             return
-        chain = " → ".join(found.resolve(role_id, failing[0]).via)
         fixes = []
-        if role.scope is RoleScope.PARTY and any(c is not None for c in failing):
+        parties = [c for c in failing if c is not None]
+        if role.scope is RoleScope.PARTY and parties:
             fixes.append(
-                f"give the part{'y' if len(failing) == 1 else 'ies'} holders for it "
-                f'(holders = {{ {role_id} = ["..."] }} under [[parties]])'
+                f'give {"that party" if len(parties) == 1 else "those parties"} holders = {{ {role_id} = ["..."] }}'
             )
         elif role.scope is RoleScope.MUNICIPALITY:
             fixes.append(f'add {role_id} = ["..."] under [holders]')
         fixes.append(f'set unresolved_to (now "{fallback}") to a role that has holders')
         self.report.add(
             path,
-            f"step {step.id}: nobody can take this step for "
-            f"{_describe_context(self.party_names, failing)}: {chain} has no holder, and neither "
-            f'has unresolved_to "{fallback}"; {" or ".join(fixes)}',
+            f"step {step.id}: nobody can take this step for {_describe_context(self.party_names, failing)}: "
+            f'nobody holds {self._chain(found, role_id, failing[0])}, nor unresolved_to "{fallback}"; '
+            + " or ".join(fixes),
         )
 
 

@@ -13,10 +13,11 @@ from typing import Any
 import pydantic
 from pydantic_core import ErrorDetails
 
+from hothat.config._contact import quoted
 from hothat.config._schema import TextModel
 from hothat.errors import ConfigProblem
 
-__all__ = ["Path", "Report", "did_you_mean", "quote_list", "render_path"]
+__all__ = ["Path", "Report", "did_you_mean", "drop_misspelled", "quote_list", "render_path", "translate"]
 
 Path = tuple[str | int, ...]
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -143,7 +144,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f'the text "{value}"'
+        return f"the text {quoted(value)}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
@@ -155,6 +156,22 @@ def _kind(value: Any) -> str:
 
 def _choices(expected: str) -> list[str]:
     return re.findall(r"'([^']*)'", expected)
+
+
+def drop_misspelled(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Leave out "required key X is missing" where an unknown key in the same table is X misspelled.
+
+    ``nmae = "Per"`` is one mistake, reported once as the unknown key with its suggestion.
+    """
+    missing = {(tuple(e["loc"][:-1]), e["loc"][-1]) for e in errors if e["type"] == "missing" and e["loc"]}
+    explained: set[tuple[Path, str | int]] = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden" and error["loc"]:
+            parent = tuple(error["loc"][:-1])
+            keys = [str(key) for where, key in missing if where == parent]
+            close = difflib.get_close_matches(str(error["loc"][-1]), keys, n=1, cutoff=0.6)
+            explained.update((parent, key) for key in close)
+    return [e for e in errors if not (e["type"] == "missing" and (tuple(e["loc"][:-1]), e["loc"][-1]) in explained)]
 
 
 def translate(error: ErrorDetails, root: type[pydantic.BaseModel]) -> tuple[Path, str]:
@@ -169,18 +186,20 @@ def translate(error: ErrorDetails, root: type[pydantic.BaseModel]) -> tuple[Path
             key = str(loc[-1]) if loc else ""
             options = _choices(str(ctx.get("expected", "")))
             return loc, (
-                f'"{key}" is not allowed as a key here: use one of {", ".join(options)}'
-                f"{did_you_mean(key, options)}"
+                f'"{key}" is not allowed as a key here: use one of {", ".join(options)}{did_you_mean(key, options)}'
             )
     if kind == "missing" and loc:
         parent = _model_at(root, loc[:-1])
         info = _field(parent, str(loc[-1])) if parent is not None else None
-        why = f" ({info.description})" if info is not None and info.description else ""
+        why = ""
+        if info is not None and info.description:
+            text = info.description
+            why = ": " + (text[0].lower() + text[1:] if text[1:2].islower() else text)
         return loc[:-1], f'required key "{loc[-1]}" is missing{why}'
     if kind == "extra_forbidden" and loc:
         parent = _model_at(root, loc[:-1])
         allowed = _keys(parent) if parent is not None else []
-        hint = did_you_mean(str(loc[-1]), allowed)
+        hint = did_you_mean(str(loc[-1]), allowed) or "."
         listing = f" The keys allowed here are: {', '.join(allowed)}." if allowed else ""
         return loc[:-1], f'unknown key "{loc[-1]}"{hint}{listing}'
     if kind in ("value_error", "assertion_error"):
@@ -204,11 +223,10 @@ def translate(error: ErrorDetails, root: type[pydantic.BaseModel]) -> tuple[Path
         return loc, f"expected a table {{ key = value, ... }}, got {_kind(value)}"
     if kind in ("literal_error", "enum"):
         options = _choices(str(ctx.get("expected", "")))
-        shown = f'"{value}"' if isinstance(value, str) else _kind(value)
+        shown = quoted(value) if isinstance(value, str) else _kind(value)
         return (
             loc,
-            f"{shown} is not allowed here: use one of {', '.join(options)}"
-            + did_you_mean(str(value), options),
+            f"{shown} is not allowed here: use one of {', '.join(options)}" + did_you_mean(str(value), options),
         )
     if kind == "too_short":
         least = ctx.get("min_length", 1)

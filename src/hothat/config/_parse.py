@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import attrs
 import pydantic
 
-from hothat.config._errors import Path, Report, did_you_mean, translate
+from hothat.config._errors import Path, Report, did_you_mean, drop_misspelled, translate
 from hothat.config._schema import (
     ID_PATTERN,
     ChannelModel,
@@ -80,9 +80,7 @@ class Parsed:
         return self.broken.setdefault(section, set())
 
 
-def _validate(
-    model: type[M], raw: Any, at: Path, report: Report, prefix: str = ""
-) -> tuple[M | None, set[str]]:
+def _validate(model: type[M], raw: Any, at: Path, report: Report, prefix: str = "") -> tuple[M | None, set[str]]:
     """Validate one record, reporting its problems.
 
     A record whose problems all sit in optional keys is salvaged without those keys, so the checks across
@@ -92,7 +90,7 @@ def _validate(
         return model.model_validate(raw), set()
     except pydantic.ValidationError as exc:
         errors = exc.errors(include_url=False)
-    for error in errors:
+    for error in drop_misspelled(errors):
         path, message = translate({**error, "loc": at + tuple(error["loc"])}, FileModel)
         report.add(path, prefix + message)
     dropped = {str(e["loc"][0]) for e in errors if e["loc"]}
@@ -118,9 +116,7 @@ def _array(raw: dict[str, Any], key: str, at: Path, report: Report) -> list[Any]
     return []
 
 
-def _records(
-    raw: dict[str, Any], key: str, model: type[M], parsed: Parsed, report: Report
-) -> list[tuple[int, M]]:
+def _records(raw: dict[str, Any], key: str, model: type[M], parsed: Parsed, report: Report) -> list[tuple[int, M]]:
     out: list[tuple[int, M]] = []
     for index, item in enumerate(_array(raw, key, (), report)):
         record, dropped = _validate(model, item, (key, index), report)
@@ -144,9 +140,7 @@ def _routine(index: int, raw: Any, parsed: Parsed, report: Report) -> ParsedRout
     if dropped:
         parsed.partial.add("routines")
     if "steps" not in raw:
-        report.add(
-            at, f'routine "{routine.raw_id or index}" has no steps: add at least one [[routines.steps]]'
-        )
+        report.add(at, f'routine "{routine.raw_id or index}" has no steps: add at least one [[routines.steps]]')
     for position, item in enumerate(_array(raw, "steps", at, report)):
         step_id = _raw_id(item)
         routine.step_ids.append(step_id)
@@ -171,13 +165,10 @@ def parse_document(raw: dict[str, Any], report: Report) -> Parsed:
         if key not in FileModel.model_fields:
             report.add(
                 (key,),
-                f'unknown top-level table "{key}"{did_you_mean(key, sections)} '
-                f"The tables are: {', '.join(sections)}.",
+                f'unknown top-level table "{key}"{did_you_mean(key, sections)} The tables are: {", ".join(sections)}.',
             )
     if "municipality" not in raw:
-        report.add(
-            (), "the [municipality] table is missing: add it with at least id, name and reference_prefix"
-        )
+        report.add((), "the [municipality] table is missing: add it with at least id, name and reference_prefix")
     else:
         parsed.municipality, parsed.municipality_dropped = _validate(
             MunicipalityModel, raw["municipality"], ("municipality",), report
@@ -203,8 +194,7 @@ def parse_document(raw: dict[str, Any], report: Report) -> Parsed:
         if not _valid_name(name):
             report.add(
                 ("channels", name),
-                f'"{name}" is not a valid channel name: use letters, digits, "_", "-" '
-                'or ".", e.g. [channels.sms]',
+                f'"{name}" is not a valid channel name: use letters, digits, "_", "-" or ".", e.g. [channels.sms]',
             )
         elif channel is not None:
             parsed.channels[name] = channel

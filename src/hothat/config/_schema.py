@@ -17,7 +17,7 @@ import pydantic
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, WithJsonSchema
 
 from hothat.channels import Disclosure
-from hothat.config._contact import parse_phone, validate_email
+from hothat.config._contact import parse_phone, quoted, validate_email
 from hothat.domain.durations import parse_duration
 from hothat.domain.incident import IncidentKind, Severity
 from hothat.domain.people import Medium, RoleScope
@@ -58,7 +58,7 @@ _ROLE = re.compile(ROLE_PATTERN)
 def _check_id(value: str) -> str:
     if not _ID.match(value):
         raise ValueError(
-            f'"{value}" is not a valid id: use letters, digits, "_", "-" or "." '
+            f'{quoted(value)} is not a valid id: use letters, digits, "_", "-" or "." '
             '(no spaces, at most 64 characters), e.g. "per" or "3.1.2"'
         )
     return value
@@ -67,7 +67,7 @@ def _check_id(value: str) -> str:
 def _check_role_id(value: str) -> str:
     if not _ROLE.match(value):
         raise ValueError(
-            f'"{value}" is not a valid role id: use lower-case letters, digits and "_", '
+            f'{quoted(value)} is not a valid role id: use lower-case letters, digits and "_", '
             'starting with a letter, e.g. "party_security_contact"'
         )
     return value
@@ -76,26 +76,25 @@ def _check_role_id(value: str) -> str:
 def _check_fact(value: str) -> str:
     words = value.split()
     fact = words[-1] if words else ""
-    if (
-        not (len(words) == 1 or (len(words) == 2 and words[0] == "not"))
-        or not _ROLE.match(fact)
-        or fact == "not"
-    ):
+    if not (len(words) == 1 or (len(words) == 2 and words[0] == "not")) or not _ROLE.match(fact) or fact == "not":
         raise ValueError(
-            f'"{value}" is not a condition: write a fact name such as "police_report_wanted", '
+            f'{quoted(value)} is not a condition: write a fact name such as "police_report_wanted", '
             'or "not" and a fact name, e.g. "not needs_healthcare"'
         )
     return value
 
 
 def _check_duration(value: str) -> str:
-    parse_duration(value)  # its ValueError says what is accepted
+    try:
+        parse_duration(value)
+    except ValueError as exc:  # keep its advice, quote the value as the file does
+        raise ValueError(f"{quoted(value)} is not a duration: {str(exc).partition(': ')[2]}") from None
     return value
 
 
 def _check_deadline(value: str) -> str:
-    if not parse_duration(value):
-        raise ValueError(f'"{value}" is zero: a deadline must be longer than that, e.g. "15m"')
+    if not parse_duration(_check_duration(value)):
+        raise ValueError(f'{quoted(value)} is zero: a deadline must be longer than that, e.g. "15m"')
     return value
 
 
@@ -103,9 +102,7 @@ def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f'"{value}" is not a time zone: use an IANA name such as "Europe/Stockholm"'
-        ) from None
+        raise ValueError(f'{quoted(value)} is not a time zone: use an IANA name such as "Europe/Stockholm"') from None
     return value
 
 
@@ -115,7 +112,7 @@ def _matching(regex: str, what: str) -> AfterValidator:
 
     def check(value: str) -> str:
         if not compiled.match(value):
-            raise ValueError(f'"{value}" is not {what}')
+            raise ValueError(f"{quoted(value)} is not {what}")
         return value
 
     return AfterValidator(check)
@@ -144,8 +141,7 @@ EnvName = Annotated[
     str,
     _matching(
         _ENV,
-        'an environment variable name: use upper-case ASCII letters, digits and "_", '
-        'e.g. "HOTHAT_TOKEN_SECRET"',
+        'an environment variable name: use upper-case ASCII letters, digits and "_", e.g. "HOTHAT_TOKEN_SECRET"',
     ),
     WithJsonSchema({"type": "string", "pattern": _ENV}),
 ]
@@ -155,7 +151,7 @@ def _check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
         raise ValueError(
-            f'"{value}" is not a base URL: write e.g. "https://intranet.kommun.example/hothat" '
+            f'{quoted(value)} is not a base URL: write e.g. "https://intranet.kommun.example/hothat" '
             "(http or https, no ? or #)"
         )
     return value
@@ -164,18 +160,10 @@ def _check_url(value: str) -> str:
 _STRING = {"type": "string"}
 Id = Annotated[str, AfterValidator(_check_id), WithJsonSchema({**_STRING, "pattern": ID_PATTERN})]
 RoleId = Annotated[str, AfterValidator(_check_role_id), WithJsonSchema({**_STRING, "pattern": ROLE_PATTERN})]
-Fact = Annotated[
-    str, AfterValidator(_check_fact), WithJsonSchema({**_STRING, "examples": ["police_report_wanted"]})
-]
-Duration = Annotated[
-    str, AfterValidator(_check_duration), WithJsonSchema({**_STRING, "examples": ["90s", "1h30m"]})
-]
-Deadline = Annotated[
-    str, AfterValidator(_check_deadline), WithJsonSchema({**_STRING, "examples": ["15m", "2h"]})
-]
-Zone = Annotated[
-    str, AfterValidator(_check_zone), WithJsonSchema({**_STRING, "examples": ["Europe/Stockholm"]})
-]
+Fact = Annotated[str, AfterValidator(_check_fact), WithJsonSchema({**_STRING, "examples": ["police_report_wanted"]})]
+Duration = Annotated[str, AfterValidator(_check_duration), WithJsonSchema({**_STRING, "examples": ["90s", "1h30m"]})]
+Deadline = Annotated[str, AfterValidator(_check_deadline), WithJsonSchema({**_STRING, "examples": ["15m", "2h"]})]
+Zone = Annotated[str, AfterValidator(_check_zone), WithJsonSchema({**_STRING, "examples": ["Europe/Stockholm"]})]
 Url = Annotated[str, AfterValidator(_check_url), WithJsonSchema({**_STRING, "format": "uri"})]
 Name = Annotated[str, Field(min_length=1)]
 
@@ -239,9 +227,7 @@ class _Table(pydantic.BaseModel):
 class TextModel(_Table):
     """A text in Swedish and, optionally, English. A plain string is read as Swedish only."""
 
-    sv: Name = Field(
-        description="The Swedish text (required: Swedish is the default language of every message)."
-    )
+    sv: Name = Field(description="The Swedish text (required: Swedish is the default language of every message).")
     en: str = Field("", description="The English text; empty means English readers get the Swedish text.")
 
     @pydantic.model_validator(mode="before")
@@ -250,9 +236,7 @@ class TextModel(_Table):
         return {"sv": data} if isinstance(data, str) else data
 
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: Any, handler: pydantic.GetJsonSchemaHandler
-    ) -> dict[str, Any]:
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: pydantic.GetJsonSchemaHandler) -> dict[str, Any]:
         table = handler.resolve_ref_schema(handler(core_schema))
         return {"anyOf": [{"type": "string", "description": "Swedish only."}, table]}
 
@@ -288,27 +272,21 @@ class WindowModel(_Table):
     @pydantic.model_validator(mode="after")
     def _not_empty(self) -> WindowModel:
         if parse_clock(self.start) == parse_clock(self.end, end=True) and self.end.strip() != "24:00":
-            raise ValueError(
-                'from and to are the same time: for a whole day write from = "00:00", to = "24:00"'
-            )
+            raise ValueError('from and to are the same time: for a whole day write from = "00:00", to = "24:00"')
         return self
 
 
 class AvailabilityModel(_Table):
     """When someone can be reached. Leave it out for "always"."""
 
-    timezone: Zone | None = Field(
-        None, description="IANA time zone of the windows; default the municipality's."
-    )
+    timezone: Zone | None = Field(None, description="IANA time zone of the windows; default the municipality's.")
     windows: list[WindowModel] = Field(min_length=1, description="The weekly windows; at least one.")
 
 
 class ContactModel(_Table):
     """One way to reach a person: exactly one of ``sms``, ``voice`` or ``email``."""
 
-    sms: str | None = Field(
-        None, description="A mobile number for text messages (Swedish unless it starts with +)."
-    )
+    sms: str | None = Field(None, description="A mobile number for text messages (Swedish unless it starts with +).")
     voice: str | None = Field(None, description="A phone number to call: mobile or landline.")
     email: str | None = Field(None, description="An e-mail address.")
     delay: Duration = Field(
@@ -317,8 +295,7 @@ class ContactModel(_Table):
     )
     channel: Id | None = Field(
         None,
-        description="The configured channel to use (a key of [channels]); "
-        "default: the first channel of this medium.",
+        description="The configured channel to use (a key of [channels]); default: the first channel of this medium.",
     )
 
     @pydantic.model_validator(mode="after")
@@ -338,9 +315,7 @@ class ContactModel(_Table):
     @property
     def medium(self) -> Medium:
         """The medium this contact point uses."""
-        return (
-            Medium.SMS if self.sms is not None else Medium.VOICE if self.voice is not None else Medium.EMAIL
-        )
+        return Medium.SMS if self.sms is not None else Medium.VOICE if self.voice is not None else Medium.EMAIL
 
     @property
     def address(self) -> str:
@@ -357,13 +332,9 @@ class MunicipalityModel(_Table):
         description='A short lower-case id, e.g. "oxelosund": the key of this municipality in stores.'
     )
     name: Name = Field(description='The display name used in messages, e.g. "Oxelösunds kommun".')
-    reference_prefix: Prefix = Field(
-        description='Upper-case prefix of reference numbers: "OX" gives OX-2026-0042.'
-    )
+    reference_prefix: Prefix = Field(description='Upper-case prefix of reference numbers: "OX" gives OX-2026-0042.')
     locale: Literal["sv", "en"] = Field("sv", description='Default message language: "sv" or "en".')
-    timezone: Zone = Field(
-        "Europe/Stockholm", description="IANA time zone for availability and printed times."
-    )
+    timezone: Zone = Field("Europe/Stockholm", description="IANA time zone for availability and printed times.")
     default_routine: Id | None = Field(
         None,
         description="The routine an incident gets when no routine rule "
@@ -378,9 +349,7 @@ class MunicipalityModel(_Table):
         description="Name of the environment variable that holds the link-token secret "
         "(the secret itself never goes in this file).",
     )
-    store: str = Field(
-        "hothat.db", description='The SQLite file, relative to this file\'s folder, or ":memory:".'
-    )
+    store: str = Field("hothat.db", description='The SQLite file, relative to this file\'s folder, or ":memory:".')
     retention: Duration | None = Field(
         None,
         description="How long a closed incident is kept before it may be "
@@ -391,9 +360,7 @@ class MunicipalityModel(_Table):
 class RoleModel(_Table):
     """``[[roles]]``: declare a role of your own, or change a built-in role's names, fallbacks or hours."""
 
-    id: RoleId = Field(
-        description="The role id; a built-in id changes that role, any other id declares a new one."
-    )
+    id: RoleId = Field(description="The role id; a built-in id changes that role, any other id declares a new one.")
     scope: RoleScope | None = Field(
         None,
         description='Where holders are written: "municipality" ([holders]), '
@@ -416,15 +383,11 @@ class PersonModel(_Table):
 
     id: Id = Field(description='A stable id used in this file and in the audit trail, e.g. "per".')
     name: Name = Field(description="The person's name (never sent when protected_identity is set).")
-    language: Literal["sv", "en"] = Field(
-        "sv", description='Language of messages to this person: "sv" or "en".'
-    )
+    language: Literal["sv", "en"] = Field("sv", description='Language of messages to this person: "sv" or "en".')
     protected_identity: StrictBool = Field(
         False, description="The person has protected identity: they are never named in any outbound message."
     )
-    availability: AvailabilityModel | None = Field(
-        None, description="When the person can be reached; default: always."
-    )
+    availability: AvailabilityModel | None = Field(None, description="When the person can be reached; default: always.")
     contact: list[ContactModel] = Field(min_length=1, description="Contact points in order of preference.")
 
 
@@ -433,12 +396,8 @@ class PartyModel(_Table):
 
     id: Id = Field(description='A short id, e.g. "s" or "m".')
     name: Name = Field(description='The party\'s name, e.g. "Socialdemokraterna".')
-    routine: Id | None = Field(
-        None, description="A routine of the party's own, run before the municipal one."
-    )
-    holders: dict[RoleId, list[Id]] = Field(
-        default_factory=dict, description="Party role id → person ids, in order."
-    )
+    routine: Id | None = Field(None, description="A routine of the party's own, run before the municipal one.")
+    holders: dict[RoleId, list[Id]] = Field(default_factory=dict, description="Party role id → person ids, in order.")
 
 
 class DeadlinesModel(_Table):
@@ -477,12 +436,9 @@ class StepModel(_Table):
     owner: RoleId | None = Field(None, description="The role that owns the step.")
     owners: list[RoleId] | None = Field(
         None,
-        description="Two or more roles owning the step jointly (each must "
-        "acknowledge and complete); instead of owner.",
+        description="Two or more roles owning the step jointly (each must acknowledge and complete); instead of owner.",
     )
-    informed: list[RoleId] = Field(
-        default_factory=list, description="Roles told about the step without owning it."
-    )
+    informed: list[RoleId] = Field(default_factory=list, description="Roles told about the step without owning it.")
     after: list[Id] | None = Field(
         None,
         description="Step ids this step waits for; left out: the previous step; []: none (starts at once).",
@@ -527,9 +483,7 @@ class RoutineHeaderModel(_Table):
 
     id: Id = Field(description='The routine id, e.g. "bilaga3".')
     name: TextModel = Field(description="The routine's name.")
-    description: TextModel | None = Field(
-        None, description="Where the routine comes from (document, adoption date)."
-    )
+    description: TextModel | None = Field(None, description="Where the routine comes from (document, adoption date).")
     unresolved_to: RoleId | None = Field(
         None, description="The role told when a step reaches nobody; default municipal_security_unit."
     )
@@ -545,12 +499,8 @@ class RuleModel(_Table):
     """``[[routine_rules]]``: which routine an incident gets; the first matching rule wins."""
 
     routine: Id = Field(description="The routine id.")
-    kinds: list[IncidentKind] = Field(
-        default_factory=list, description="Incident kinds matched; [] matches all."
-    )
-    severities: list[Severity] = Field(
-        default_factory=list, description="Severities matched; [] matches all."
-    )
+    kinds: list[IncidentKind] = Field(default_factory=list, description="Incident kinds matched; [] matches all.")
+    severities: list[Severity] = Field(default_factory=list, description="Severities matched; [] matches all.")
 
 
 class ChannelModel(pydantic.BaseModel):
@@ -566,8 +516,7 @@ class ChannelModel(pydantic.BaseModel):
     )
     disclosure: Disclosure | None = Field(
         None,
-        description='"minimal", "standard" or "full" (full needs '
-        "internal = true); default: the channel's own.",
+        description='"minimal", "standard" or "full" (full needs internal = true); default: the channel\'s own.',
     )
 
 
@@ -582,7 +531,5 @@ class FileModel(_Table):
     )
     parties: list[PartyModel] = Field(default_factory=list, description="The parties.")
     routines: list[RoutineModel] = Field(min_length=1, description="The routines.")
-    routine_rules: list[RuleModel] = Field(
-        default_factory=list, description="Routine selection rules, in order."
-    )
+    routine_rules: list[RuleModel] = Field(default_factory=list, description="Routine selection rules, in order.")
     channels: dict[Id, ChannelModel] = Field(default_factory=dict, description="Delivery channels by name.")

@@ -140,16 +140,20 @@ class _Writer:
         for step in routine.steps:
             self.step(routine, step)
 
-    def holders(self, role_id: str) -> str:
+    def holders(self, role_id: str, parties: Iterable[str] | None = None) -> str:
         role = self.d.roles.get(role_id)
         if role is not None and role.scope is RoleScope.INCIDENT:
             return "filled per incident"
         if role is not None and role.scope is RoleScope.PARTY:
-            return " | ".join(f"{p}: {self.resolution(role_id, p)}" for p in self.d.parties) or "no parties"
+            shown = self.d.parties if parties is None else parties
+            return " | ".join(f"{p}: {self.resolution(role_id, p)}" for p in shown) or "no parties"
         return self.resolution(role_id, None)
 
-    def owner(self, role_id: str) -> str:
-        return f"{role_id} → {self.holders(role_id)}"
+    def parties_of(self, routine: Routine) -> list[str]:
+        """The parties a routine runs for: those naming it as their chain, or all for a municipal routine."""
+        users = [p.id for p in self.d.parties.values() if p.routine == routine.id]
+        municipal = routine.id == self.m.default_routine or any(r.routine == routine.id for r in self.m.rules)
+        return users if users and not municipal else list(self.d.parties)
 
     def step(self, routine: Routine, step: Step) -> None:
         self.out(f"  {step.id}  {step.title.sv}")
@@ -158,7 +162,11 @@ class _Writer:
             self.out(f"      {label:<11} {text}")
 
         for owner in step.owners:
-            row("owners" if step.joint else "owner", self.owner(owner) + (" (jointly)" if step.joint else ""))
+            holders = self.holders(owner, self.parties_of(routine))
+            row(
+                "owners" if step.joint else "owner",
+                f"{owner} → {holders}" + (" (jointly)" if step.joint else ""),
+            )
         deps = routine.dependencies(step)
         starts = f"after {', '.join(deps)}" if deps else "at once"
         row("starts", starts + (f", only when {step.when}" if step.when is not None else ""))

@@ -27,6 +27,7 @@ from hothat.domain.people import (
     RoleScope,
     TimeWindow,
 )
+from hothat.domain.roles import BUILTIN_ROLES
 from hothat.domain.routine import (
     ChecklistItem,
     Deadlines,
@@ -39,6 +40,7 @@ from hothat.domain.routine import (
 )
 
 __all__ = [
+    "BUILTIN_ROLES",
     "Availability",
     "ChannelConfig",
     "ChecklistItem",
@@ -51,8 +53,8 @@ __all__ = [
     "IncidentStatus",
     "LocationKind",
     "MandateLink",
-    "Municipality",
     "Medium",
+    "Municipality",
     "Party",
     "Person",
     "ProtectedIdentity",

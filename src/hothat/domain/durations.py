@@ -8,8 +8,9 @@ from datetime import timedelta
 __all__ = ["format_duration", "parse_duration"]
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d{1,6})([dhms])")
-_WHOLE = re.compile(r"(?:\d{1,6}[dhms])+")
+# Nine digits: enough for any timedelta (at most 999 999 999 days), so every formatted duration parses back.
+_PART = re.compile(r"(\d{1,9})([dhms])")
+_WHOLE = re.compile(r"(?:\d{1,9}[dhms])+")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -28,7 +29,10 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(f"{text!r} is not a duration: give each unit once, largest first (e.g. 1h30m)")
         seen.append(unit)
         total += int(number) * _UNITS[unit]
-    return timedelta(seconds=total)
+    try:
+        return timedelta(seconds=total)
+    except OverflowError:
+        raise ValueError(f"{text!r} is not a duration: it is too long; write at most 999999999d") from None
 
 
 def format_duration(value: timedelta) -> str:

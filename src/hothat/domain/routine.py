@@ -61,9 +61,10 @@ class FactCondition:
     def parse(cls, text: str) -> FactCondition:
         """Parse ``"fact"`` or ``"not fact"``."""
         words = text.split()
-        if len(words) == 2 and words[0].lower() == "not":
+        # "not" alone is a negation without a fact, not a fact named "not".
+        if len(words) == 2 and words[0].lower() == "not" and words[1].lower() != "not":
             return cls(words[1], expected=False)
-        if len(words) == 1:
+        if len(words) == 1 and words[0].lower() != "not":
             return cls(words[0], expected=True)
         raise ValueError(f"{text!r} is not a condition: write a fact name, or 'not' and a fact name")
 
