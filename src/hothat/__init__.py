@@ -1,7 +1,160 @@
-"""hothat: escalation routines for threats, hate and violence against elected officials."""
+"""hothat: escalation routines for threats, hate and violence against elected officials.
 
-from hothat.errors import HothatError
-from hothat.plugins import hookimpl
+The public API in one place::
 
-__all__ = ["HothatError", "hookimpl"]
+    import hothat
+
+    municipality = hothat.load_config("oxelosund.toml")
+    engine = hothat.Engine.from_config("oxelosund.toml")
+    async with engine:
+        incident = await engine.report(kind="threat", severity="serious", party="s", targeted="anna")
+
+Plugins import :data:`hookimpl` from here; the hooks are documented in :mod:`hothat.hookspecs`.
+"""
+
+from hothat.channels import (
+    Channel,
+    ChannelSettings,
+    DeliveryStatus,
+    Disclosure,
+    InboundEvent,
+    InboundKind,
+    InboundResult,
+    LogChannel,
+    MemoryChannel,
+    MessageKind,
+    OutboundMessage,
+    Receipt,
+    ReceiptStatus,
+)
+from hothat.config import json_schema, load_config, load_config_text
+from hothat.domain import (
+    Availability,
+    ChannelConfig,
+    ChecklistItem,
+    ContactPoint,
+    Deadlines,
+    Directory,
+    FactCondition,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    LocationKind,
+    MandateLink,
+    Medium,
+    Municipality,
+    Party,
+    Person,
+    ProtectedIdentity,
+    Resolution,
+    Role,
+    RoleScope,
+    Routine,
+    RoutineRule,
+    Severity,
+    Step,
+    Strategy,
+    Text,
+    TimeWindow,
+    TreeNode,
+    format_duration,
+    parse_duration,
+)
+from hothat.engine import Clock, Engine, IncidentView, StepView, SystemClock, VirtualClock
+from hothat.errors import (
+    AmbiguousDeliveryError,
+    ConcurrencyError,
+    ConfigProblem,
+    ConfigurationError,
+    DeliveryError,
+    HookError,
+    HothatError,
+    InboundError,
+    IncidentError,
+    PermanentDeliveryError,
+    PluginError,
+    RetryableDeliveryError,
+    StoreError,
+    TokenError,
+    UnknownChannelError,
+)
+from hothat.plugins import HothatPlugins, get_plugin_manager, hookimpl
+from hothat.store import MemoryStore, Store
+from hothat.store.sqlite import SqliteStore
+
+__all__ = [
+    "AmbiguousDeliveryError",
+    "Availability",
+    "Channel",
+    "ChannelConfig",
+    "ChannelSettings",
+    "ChecklistItem",
+    "Clock",
+    "ConcurrencyError",
+    "ConfigProblem",
+    "ConfigurationError",
+    "ContactPoint",
+    "Deadlines",
+    "DeliveryError",
+    "DeliveryStatus",
+    "Directory",
+    "Disclosure",
+    "Engine",
+    "FactCondition",
+    "HookError",
+    "HothatError",
+    "HothatPlugins",
+    "InboundError",
+    "InboundEvent",
+    "InboundKind",
+    "InboundResult",
+    "Incident",
+    "IncidentError",
+    "IncidentKind",
+    "IncidentStatus",
+    "IncidentView",
+    "LocationKind",
+    "LogChannel",
+    "MandateLink",
+    "Medium",
+    "MemoryChannel",
+    "MemoryStore",
+    "MessageKind",
+    "Municipality",
+    "OutboundMessage",
+    "Party",
+    "PermanentDeliveryError",
+    "Person",
+    "PluginError",
+    "ProtectedIdentity",
+    "Receipt",
+    "ReceiptStatus",
+    "Resolution",
+    "RetryableDeliveryError",
+    "Role",
+    "RoleScope",
+    "Routine",
+    "RoutineRule",
+    "Severity",
+    "SqliteStore",
+    "Step",
+    "StepView",
+    "Store",
+    "StoreError",
+    "Strategy",
+    "SystemClock",
+    "Text",
+    "TimeWindow",
+    "TokenError",
+    "TreeNode",
+    "UnknownChannelError",
+    "VirtualClock",
+    "format_duration",
+    "get_plugin_manager",
+    "hookimpl",
+    "json_schema",
+    "load_config",
+    "load_config_text",
+    "parse_duration",
+]
 __version__ = "0.1.0"
