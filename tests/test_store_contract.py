@@ -94,9 +94,7 @@ async def test_commit_without_events_keeps_the_version(store: Store) -> None:
 
 async def test_stale_version_is_refused_and_writes_nothing(store: Store) -> None:
     await store.commit(
-        Commit(
-            "inc-1", 0, events("a", "b"), wake_at=at(5), outbox_put=(item("inc-1", "k1"),), reference="R-1"
-        )
+        Commit("inc-1", 0, events("a", "b"), wake_at=at(5), outbox_put=(item("inc-1", "k1"),), reference="R-1")
     )
     before = await snapshot(store, "inc-1")
 
@@ -172,22 +170,17 @@ async def test_outbox_put_is_idempotent_on_key(store: Store) -> None:
 
 
 async def test_outbox_is_oldest_first_per_incident_and_settles(store: Store) -> None:
-    await store.commit(
-        Commit("a", 0, events("x"), outbox_put=(item("a", "a-late", 7), item("a", "a-early", 1)))
-    )
-    await store.commit(Commit("b", 0, events("x"), outbox_put=(item("b", "b-mid", 4), item("b", "b-tie", 7))))
+    await store.commit(Commit("a", 0, events("x"), outbox_put=(item("a", "a-late", 7), item("a", "a-early", 1))))
+    await store.commit(Commit("b", 0, events("x"), outbox_put=(item("b", "b-mid", 4), item("b", "a-tie", 7))))
 
-    assert [o.key for o in await store.outbox()] == ["a-early", "b-mid", "a-late", "b-tie"]
-    assert [o.key for o in await store.outbox("b")] == ["b-mid", "b-tie"]
+    assert [o.key for o in await store.outbox()] == ["a-early", "b-mid", "a-late", "a-tie"]  # ties by key
+    assert [o.key for o in await store.outbox("b")] == ["b-mid", "a-tie"]
     assert await store.outbox("nobody") == []
 
     await store.commit(Commit("a", 1, outbox_done=("a-early", "b-mid", "no-such-key")))
 
-    assert [o.key for o in await store.outbox()] == [
-        "b-mid",
-        "a-late",
-        "b-tie",
-    ]  # b's row is not a's to settle
+    # "b-mid" is b's row, not a's to settle.
+    assert [o.key for o in await store.outbox()] == ["b-mid", "a-late", "a-tie"]
 
 
 async def test_settled_key_can_be_put_again(store: Store) -> None:

@@ -116,9 +116,7 @@ async def test_in_memory_database(tmp_path: Path) -> None:
 
 
 async def test_incident_rows_report_each_incident(store: SqliteStore) -> None:
-    await store.commit(
-        Commit("inc-1", 0, (EventRecord("Reported", "{}", at(1)),), reference="OX-1", municipality="m")
-    )
+    await store.commit(Commit("inc-1", 0, (EventRecord("Reported", "{}", at(1)),), reference="OX-1", municipality="m"))
     await store.commit(Commit("inc-1", 1, (EventRecord("Closed", "{}", at(9)),), is_open=False))
 
     assert await store.incident_rows() == [IncidentRow("inc-1", "m", "OX-1", False, 2, at(1), at(9))]
@@ -210,9 +208,7 @@ async def test_commit_failing_midway_leaves_nothing(path: Path, store: SqliteSto
     # A rogue writer appends version 3 without moving the incident's version: our insert of the
     # events 3 and 4 collides after the incident row was already updated in the transaction.
     with sqlite3.connect(path) as rogue:
-        rogue.execute(
-            "INSERT INTO events VALUES ('inc-1', 3, 'ostra-goinge', 'Rogue', '{}', ?)", (T0.isoformat(),)
-        )
+        rogue.execute("INSERT INTO events VALUES ('inc-1', 3, 'ostra-goinge', 'Rogue', '{}', ?)", (T0.isoformat(),))
     rogue.close()
     before = await everything(store)
 
@@ -248,7 +244,7 @@ async def test_one_refused_commit_in_a_group_leaves_the_others_stored(store: Sql
     assert isinstance(outcomes[4], ConcurrencyError)
     assert await store.incidents() == ["stale", "a", "b"]
     assert len(await store.load("stale")) == 2
-    assert [o.key for o in await store.outbox()] == ["stale/0", "a/0", "b/0"]
+    assert [o.key for o in await store.outbox()] == ["a/0", "b/0", "stale/0"]
 
 
 async def test_full_disk_is_reported_and_rolled_back(store: SqliteStore) -> None:

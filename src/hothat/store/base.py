@@ -111,9 +111,7 @@ class Commit:
     municipality: str = ""
 
     @outbox_put.validator
-    def _check_outbox(
-        self, _attribute: attrs.Attribute[tuple[OutboxItem, ...]], value: tuple[OutboxItem, ...]
-    ) -> None:
+    def _check_outbox(self, _attribute: attrs.Attribute[tuple[OutboxItem, ...]], value: tuple[OutboxItem, ...]) -> None:
         for item in value:
             if item.incident_id != self.incident_id:
                 raise ValueError(
@@ -158,7 +156,7 @@ class Store(Protocol):
         ...
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
-        """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties in put order."""
+        """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties by key."""
         ...
 
     async def purge(self, incident_ids: Sequence[str]) -> int:

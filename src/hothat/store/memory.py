@@ -35,14 +35,10 @@ class MemoryStore:
             )
         municipality = self._municipality.get(incident_id, commit.municipality)
         if commit.municipality and commit.municipality != municipality:
-            raise ValueError(
-                f"incident {incident_id} is of municipality {municipality!r}, not {commit.municipality!r}"
-            )
+            raise ValueError(f"incident {incident_id} is of municipality {municipality!r}, not {commit.municipality!r}")
         holder = self._refs.get(commit.reference, incident_id)
         if commit.reference and holder != incident_id:
-            raise ConcurrencyError(
-                f"incident {incident_id}: its reference is already used by incident {holder}"
-            )
+            raise ConcurrencyError(f"incident {incident_id}: its reference is already used by incident {holder}")
         wake_at = to_utc(commit.wake_at) if commit.wake_at is not None and commit.is_open else None
         events = [
             StoredEvent(incident_id, len(trail) + n, record.type, record.payload, to_utc(record.recorded_at))
@@ -89,7 +85,7 @@ class MemoryStore:
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
         items = [o for o in self._outbox.values() if incident_id is None or o.incident_id == incident_id]
-        return sorted(items, key=lambda o: o.created_at)
+        return sorted(items, key=lambda o: (o.created_at, o.key))
 
     async def purge(self, incident_ids: Sequence[str]) -> int:
         gone = {i for i in incident_ids if self._events.pop(i, None) is not None}

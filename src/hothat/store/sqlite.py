@@ -68,20 +68,21 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             recorded_at TEXT NOT NULL,
             PRIMARY KEY (incident_id, version)
         )""",
+        # WITHOUT ROWID: keyed by their primary key alone, so a write touches one b-tree less (pages written
+        # per commit are what a commit costs).
         """CREATE TABLE wakeups (
             incident_id TEXT PRIMARY KEY REFERENCES incidents (id) ON DELETE CASCADE,
             municipality TEXT NOT NULL,
             at TEXT NOT NULL
-        )""",
-        "CREATE INDEX wakeups_at ON wakeups (at, incident_id)",
+        ) WITHOUT ROWID""",
+        "CREATE INDEX wakeups_at ON wakeups (at)",
         """CREATE TABLE outbox (
-            seq INTEGER PRIMARY KEY,
-            key TEXT NOT NULL UNIQUE,
+            key TEXT PRIMARY KEY,
             incident_id TEXT NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
             municipality TEXT NOT NULL,
             payload TEXT NOT NULL,
             created_at TEXT NOT NULL
-        )""",
+        ) WITHOUT ROWID""",
         "CREATE INDEX outbox_incident ON outbox (incident_id)",
     ),
 )
@@ -89,7 +90,9 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 """The schema version this hothat writes (``PRAGMA user_version`` of a migrated file)."""
 
-_MAX_BATCH = 512  # commits written in one transaction at most; bounds how long one transaction holds the lock
+# Commits written in one transaction at most. 64 already spreads one fsync thin (a few per cent of a commit), and a
+# bounded batch keeps the wait of a commit arriving behind it (the B3 report-to-first-send latency) short.
+_MAX_BATCH = 64
 
 
 class IncidentRow(NamedTuple):
@@ -188,12 +191,16 @@ class SqliteStore:
         return self._path
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], **options: Any) -> SqliteStore:
-        """Create the store and open its file now, so a locked, corrupt or too new file is reported here.
-
-        ``options`` are the constructor's keyword arguments.
-        """
-        store = cls(path, **options)
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        check: bool = True,
+    ) -> SqliteStore:
+        """Create the store and open its file now, so a locked, corrupt or too new file is reported here."""
+        store = cls(path, busy_timeout=busy_timeout, synchronous=synchronous, check=check)
         await store._call(_nothing, None)
         return store
 
@@ -213,7 +220,8 @@ class SqliteStore:
 
         Returns only once the transaction is on disk. Raises ``ConcurrencyError`` on a stale
         ``expected_version`` (or a reference another incident holds) and ``StoreError`` when the file cannot
-        be written (locked, full); in every case nothing of the commit is stored.
+        be written (locked, full); in every case nothing of the commit is stored. Cancelling the awaiting
+        task does not cancel the write: the commit may still be stored.
         """
         return cast(int, await self._submit(_Job(None, commit, asyncio.get_running_loop())))
 
@@ -244,7 +252,7 @@ class SqliteStore:
         return await self._call(_next_wake, None)
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
-        """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first."""
+        """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties by key."""
         return await self._call(_outbox, incident_id)
 
     async def purge(self, incident_ids: Sequence[str]) -> int:
@@ -290,9 +298,9 @@ class SqliteStore:
         if self._closed and job.fn is not _disconnect:
             raise StoreError(f"{self._path}: the store is closed")
         if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._work, name=f"hothat-sqlite {self._path}", daemon=True
-            )
+            # A daemon, so a store nobody closed cannot keep the interpreter from exiting; a transaction cut
+            # short that way was never acknowledged, and SQLite rolls it back on the next open.
+            self._thread = threading.Thread(target=self._work, name=f"hothat-sqlite {self._path}", daemon=True)
             self._thread.start()
         self._queue.put(job)
         return job.future
@@ -318,9 +326,7 @@ class SqliteStore:
                 outcomes = self._commit_batch(jobs) if job.fn is None else [self._run(job)]
             except BaseException as exc:  # a bug here must not leave callers waiting forever
                 outcomes = [(None, exc)] * len(jobs)
-            settled = [
-                (j.loop, j.future, result, error) for j, (result, error) in zip(jobs, outcomes, strict=True)
-            ]
+            settled = [(j.loop, j.future, result, error) for j, (result, error) in zip(jobs, outcomes, strict=True)]
             for loop in {entry[0] for entry in settled}:
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits any more
                     loop.call_soon_threadsafe(_settle, [entry[1:] for entry in settled if entry[0] is loop])
@@ -380,6 +386,8 @@ class SqliteStore:
         return self._conn
 
     def _connect(self) -> sqlite3.Connection:
+        if sqlite3.sqlite_version_info < (3, 24):  # upsert (ON CONFLICT DO UPDATE)
+            raise StoreError(f"SQLite {sqlite3.sqlite_version} is too old for hothat: it needs 3.24 or newer")
         try:
             conn = sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
         except sqlite3.Error as exc:
@@ -423,9 +431,7 @@ class SqliteStore:
         elif code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
             message = _corrupt(self._path)
         elif code == sqlite3.SQLITE_CANTOPEN:
-            message = (
-                f"cannot open {self._path}: check that its folder exists and that hothat may write there"
-            )
+            message = f"cannot open {self._path}: check that its folder exists and that hothat may write there"
         elif code == sqlite3.SQLITE_READONLY:
             message = f"{self._path} is read-only: hothat must be able to write the file and its folder"
         else:
@@ -500,9 +506,7 @@ def _refusal(commit: Commit, exc: Exception) -> Exception:
     if isinstance(exc, sqlite3.ProgrammingError):
         return TypeError(f"incident {commit.incident_id}: a commit field has a type SQLite cannot store")
     if isinstance(exc, UnicodeError):
-        return ValueError(
-            f"incident {commit.incident_id}: a text field is not valid Unicode (lone surrogate)"
-        )
+        return ValueError(f"incident {commit.incident_id}: a text field is not valid Unicode (lone surrogate)")
     return exc
 
 
@@ -511,23 +515,17 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> int:
     recorded = [_text(event.recorded_at) for event in commit.events]
     wake = _text(commit.wake_at) if commit.wake_at is not None and commit.is_open else None
     row = conn.execute(
-        "SELECT version, municipality, reference FROM incidents WHERE id = ?", (incident_id,)
+        "SELECT version, municipality, reference, is_open FROM incidents WHERE id = ?", (incident_id,)
     ).fetchone()
-    found, municipality, reference = row if row is not None else (0, commit.municipality, "")
+    found, municipality, reference, was_open = row if row is not None else (0, commit.municipality, "", None)
     if found != commit.expected_version:
-        raise ConcurrencyError(
-            f"incident {incident_id}: expected version {commit.expected_version}, found {found}"
-        )
+        raise ConcurrencyError(f"incident {incident_id}: expected version {commit.expected_version}, found {found}")
     if commit.municipality and commit.municipality != municipality:
-        raise ValueError(
-            f"incident {incident_id} is of municipality {municipality!r}, not {commit.municipality!r}"
-        )
+        raise ValueError(f"incident {incident_id} is of municipality {municipality!r}, not {commit.municipality!r}")
     if commit.reference and commit.reference != reference:
         holder = conn.execute("SELECT id FROM incidents WHERE reference = ?", (commit.reference,)).fetchone()
         if holder is not None:
-            raise ConcurrencyError(
-                f"incident {incident_id}: its reference is already used by incident {holder[0]}"
-            )
+            raise ConcurrencyError(f"incident {incident_id}: its reference is already used by incident {holder[0]}")
         reference = commit.reference
     version = found + len(commit.events)
     if row is None:
@@ -545,10 +543,16 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> int:
                 recorded[-1] if recorded else created,
             ),
         )
+    elif reference == row[2] and commit.is_open == was_open:
+        # Naming an indexed column in SET rewrites its index entry even when the value stays: leave them out.
+        conn.execute(
+            "UPDATE incidents SET version = ?, updated_at = coalesce(?, updated_at) WHERE id = ?",
+            (version, recorded[-1] if recorded else None, incident_id),
+        )
     else:
         conn.execute(
-            "UPDATE incidents SET reference = ?, is_open = ?, version = ?,"
-            " updated_at = coalesce(?, updated_at) WHERE id = ?",
+            "UPDATE incidents SET reference = ?, is_open = ?, version = ?, updated_at = coalesce(?, updated_at)"
+            " WHERE id = ?",
             (reference, commit.is_open, version, recorded[-1] if recorded else None, incident_id),
         )
     if commit.events:
@@ -564,13 +568,13 @@ def _commit(conn: sqlite3.Connection, commit: Commit) -> int:
         conn.execute("DELETE FROM wakeups WHERE incident_id = ?", (incident_id,))
     else:
         conn.execute(
-            "INSERT OR REPLACE INTO wakeups (incident_id, municipality, at) VALUES (?, ?, ?)",
+            "INSERT INTO wakeups (incident_id, municipality, at) VALUES (?, ?, ?)"
+            " ON CONFLICT (incident_id) DO UPDATE SET at = excluded.at",
             (incident_id, municipality, wake),
         )
     if commit.outbox_put:
         conn.executemany(
-            "INSERT OR IGNORE INTO outbox (key, incident_id, municipality, payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO outbox (key, incident_id, municipality, payload, created_at) VALUES (?, ?, ?, ?, ?)",
             [(o.key, incident_id, municipality, o.payload, _text(o.created_at)) for o in commit.outbox_put],
         )
     if commit.outbox_done:
@@ -586,9 +590,7 @@ def _load(conn: sqlite3.Connection, incident_id: str) -> list[StoredEvent]:
         "SELECT version, type, payload, recorded_at FROM events WHERE incident_id = ? ORDER BY version",
         (incident_id,),
     )
-    return [
-        StoredEvent(incident_id, version, kind, payload, _when(at)) for version, kind, payload, at in rows
-    ]
+    return [StoredEvent(incident_id, version, kind, payload, _when(at)) for version, kind, payload, at in rows]
 
 
 def _find(conn: sqlite3.Connection, reference: str) -> str | None:
@@ -601,9 +603,7 @@ def _ids(conn: sqlite3.Connection, query: str) -> list[str]:
 
 
 def _due(conn: sqlite3.Connection, arg: tuple[str, int]) -> list[WakeUp]:
-    rows = conn.execute(
-        "SELECT incident_id, at FROM wakeups WHERE at <= ? ORDER BY at, incident_id LIMIT ?", arg
-    )
+    rows = conn.execute("SELECT incident_id, at FROM wakeups WHERE at <= ? ORDER BY at, incident_id LIMIT ?", arg)
     return [WakeUp(incident_id, _when(at)) for incident_id, at in rows]
 
 
@@ -615,9 +615,9 @@ def _next_wake(conn: sqlite3.Connection, arg: None) -> datetime | None:
 def _outbox(conn: sqlite3.Connection, incident_id: str | None) -> list[OutboxItem]:
     query = "SELECT key, incident_id, payload, created_at FROM outbox"
     if incident_id is None:
-        rows = conn.execute(query + " ORDER BY created_at, seq")
+        rows = conn.execute(query + " ORDER BY created_at, key")
     else:
-        rows = conn.execute(query + " WHERE incident_id = ? ORDER BY created_at, seq", (incident_id,))
+        rows = conn.execute(query + " WHERE incident_id = ? ORDER BY created_at, key", (incident_id,))
     return [OutboxItem(key, owner, payload, _when(at)) for key, owner, payload, at in rows]
 
 
@@ -627,9 +627,7 @@ def _purge(conn: sqlite3.Connection, incident_ids: list[str]) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Events, wake-ups and outbox rows go with the incident row (ON DELETE CASCADE).
-        removed = conn.executemany(
-            "DELETE FROM incidents WHERE id = ?", [(i,) for i in incident_ids]
-        ).rowcount
+        removed = conn.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in incident_ids]).rowcount
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -640,8 +638,7 @@ def _purge(conn: sqlite3.Connection, incident_ids: list[str]) -> int:
 
 def _incident_rows(conn: sqlite3.Connection, arg: None) -> list[IncidentRow]:
     rows = conn.execute(
-        "SELECT id, municipality, reference, is_open, version, created_at, updated_at"
-        " FROM incidents ORDER BY seq"
+        "SELECT id, municipality, reference, is_open, version, created_at, updated_at FROM incidents ORDER BY seq"
     )
     return [IncidentRow(i, m, r, bool(o), v, _when(c), _when(u)) for i, m, r, o, v, c, u in rows]
 
@@ -650,14 +647,10 @@ def _backup(conn: sqlite3.Connection, target: str) -> None:
     try:
         copy = sqlite3.connect(target)
     except sqlite3.Error as exc:
-        raise StoreError(
-            f"cannot write the backup {target}: check that its folder exists and is writable"
-        ) from exc
+        raise StoreError(f"cannot write the backup {target}: check that its folder exists and is writable") from exc
     try:
         conn.backup(copy)
     except sqlite3.Error as exc:
-        raise StoreError(
-            f"backup to {target} failed ({exc.sqlite_errorname}); nothing in the store changed"
-        ) from exc
+        raise StoreError(f"backup to {target} failed ({exc.sqlite_errorname}); nothing in the store changed") from exc
     finally:
         copy.close()
