@@ -1212,6 +1212,8 @@ class Engine:
             raise UnknownChannelError(f"no channel named {channel!r} is configured")
         result = binding.channel.parse_inbound(method, url, headers, body)
         for event in result.events:
+            # The trail names the configured channel (its table name), not the plugin's class name.
+            event = attrs.evolve(event, channel=channel)
             try:
                 await self.handle_inbound(event)
             except HothatError as exc:
