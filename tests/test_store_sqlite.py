@@ -85,10 +85,11 @@ async def test_everything_survives_close_and_reopen(path: Path) -> None:
         assert await reopened.commit(Commit("inc-1", 2, events("more"))) == 3
 
 
-async def test_file_is_wal_with_full_sync_foreign_keys_and_current_schema(store: SqliteStore) -> None:
+async def test_file_is_wal_with_full_sync_foreign_keys_secure_delete_and_current_schema(store: SqliteStore) -> None:
     assert await pragma(store, "journal_mode") == "wal"
     assert await pragma(store, "synchronous") == 2  # FULL
     assert await pragma(store, "foreign_keys") == 1
+    assert await pragma(store, "secure_delete") == 1
     assert await pragma(store, "user_version") == SCHEMA_VERSION
 
 
@@ -113,6 +114,18 @@ async def test_in_memory_database(tmp_path: Path) -> None:
         assert await store.commit(full_commit("inc-1", 0)) == 2
         assert await store.due(at(5)) == [WakeUp("inc-1", at(5))]
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_purged_incidents_leave_no_trace_in_the_file(path: Path) -> None:
+    async with SqliteStore(path) as store:
+        for n in range(50):
+            payload = SECRET * (1 if n % 2 else 200)  # small rows and rows spilling onto overflow pages
+            await store.commit(full_commit(f"inc-{n}", 0, payload))
+        await store.commit(Commit("kept", 0, events("kept")))
+        assert await store.purge([f"inc-{n}" for n in range(50)]) == 50
+
+    assert not Path(f"{path}-wal").exists()
+    assert SECRET.encode() not in path.read_bytes()
 
 
 async def test_incident_rows_report_each_incident(store: SqliteStore) -> None:

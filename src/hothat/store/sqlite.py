@@ -407,6 +407,9 @@ class SqliteStore:
             # acknowledged is lost, so FULL is the default; its cost, one fsync per transaction, is shared by
             # every commit in a group-commit batch. NORMAL is there for throwaway data (simulations, tests).
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            # Zero deleted content (purged incidents, settled outbox rows) instead of leaving it in free pages:
+            # retention must really erase. Some builds default to it, others not; FAST would leave freed pages.
+            conn.execute("PRAGMA secure_delete = ON")
             if self._check and conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
                 raise StoreError(_corrupt(self._path))
             _migrate(conn, self._path)
