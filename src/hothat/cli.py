@@ -1,7 +1,7 @@
 """The ``hothat`` command.
 
 Each subcommand is one function taking the parsed arguments and returning an exit code, registered with
-:func:`command` together with a function that adds its arguments. ``main`` turns every hothat error into a
+`command` together with a function that adds its arguments. ``main`` turns every hothat error into a
 message and an exit code, so no traceback reaches a user (set ``HOTHAT_DEBUG=1`` to see one).
 
 Exit codes: 0 success; 1 a hothat error at run time; 2 a bad command line or a bad configuration;

@@ -6,7 +6,7 @@ from hothat.config import load_config
 municipality = load_config("oxelosund.toml")   # a hothat.domain.Municipality
 ```
 
-Any problem raises :class:`hothat.errors.ConfigurationError`, whose ``problems`` list every problem found
+Any problem raises `hothat.errors.ConfigurationError`, whose ``problems`` list every problem found
 in one run: a TOML syntax error (with line and column), or every record that does not validate plus every
 reference, duplicate, cycle and unreachable step among those that do. Each problem names the file, the path
 of the field (``people[3].contact[1]``, 0-based as in the file's arrays) and what to write instead.
@@ -148,7 +148,7 @@ def load_example(name: str = "oxelosund") -> Municipality:
     Its ``source`` is ``"NAME.toml (built in)"``.
 
     Raises:
-        ConfigurationError: ``name`` is not one of :data:`EXAMPLES`.
+        ConfigurationError: ``name`` is not one of `EXAMPLES`.
     """
     if name not in EXAMPLES:
         raise ConfigurationError(f"no built-in example {name!r}: choose one of {', '.join(EXAMPLES)}")
