@@ -7,6 +7,9 @@ from engine_kit import Deadlines, Rig, minutes, municipality, step
 from hothat.channels import InboundEvent, InboundKind
 from hothat.engine import Engine
 from hothat.engine import events as ev
+from hothat.errors import StoreError
+from hothat.plugins import HothatPlugins, get_plugin_manager
+from hothat.store import Commit, MemoryStore
 
 ACK15 = Deadlines(ack_within=minutes(15))
 
@@ -107,3 +110,60 @@ async def test_stop_is_honoured_and_remembered_across_restarts() -> None:
 
 async def _noop() -> None:
     return None
+
+
+class FlakyStore(MemoryStore):
+    """A memory store whose commits fail while ``broken`` is set, like a locked or full database."""
+
+    broken = False
+
+    async def commit(self, commit: Commit) -> int:
+        if self.broken and commit.events:
+            raise StoreError("database is locked")
+        return await super().commit(commit)
+
+
+async def test_a_delivery_outcome_the_store_refuses_is_kept_and_recorded_later() -> None:
+    rig = Rig(muni())  # type: ignore[arg-type]
+    store = FlakyStore()
+    engine = Engine(
+        rig.engine.municipality,
+        store=store,
+        clock=rig.clock,
+        plugins=rig.engine.plugins,
+        channels={"sms": rig.sms, "email": rig.email, "voice": rig.voice},
+        token_secret=b"k" * 48,
+    )
+    async with engine:
+        incident = await engine.report(kind="threat", severity="serious", party="s")
+        store.broken = True  # the SMS goes out, but its outcome cannot be written
+        await engine.idle()
+        assert [m.person_id for m in rig.sent] == ["per"]
+        assert engine.backlog == 1
+        assert [o.key for o in await store.outbox()] == [f"{incident.id}:3.1.1:0:0:0"]
+        store.broken = False
+        await engine.advance("1m")
+        assert engine.backlog == 0
+        assert await store.outbox() == []
+        sent = [e for e in await engine.trail(incident.id) if isinstance(e, ev.NotificationSent)]
+        assert len(sent) == 1
+        await engine.advance("15m")  # and the escalation goes on as if nothing happened
+        assert [m.person_id for m in rig.sent if m.medium == "sms"] == ["per", "eva"]
+
+
+async def test_a_message_that_cannot_be_rendered_is_recorded_as_failed_and_the_next_contact_follows() -> None:
+    import hothat
+
+    class BrokenTemplates:
+        @hothat.hookimpl
+        def hothat_render_message(self, context):  # type: ignore[no-untyped-def]
+            return 42  # not a Rendered: a plugin bug
+
+    rig = Rig(muni())  # type: ignore[arg-type]
+    rig.engine.plugins = HothatPlugins(get_plugin_manager(load_entrypoints=False, plugins=[BrokenTemplates()]))
+    async with rig.engine:
+        incident = await rig.engine.report(kind="threat", severity="serious", party="s")
+        await rig.engine.idle()
+        failed = [e for e in await rig.trail(incident.id) if isinstance(e, ev.DeliveryFailed)]
+        assert failed
+        assert failed[0].reason.startswith("the message could not be prepared")

@@ -68,6 +68,7 @@ from hothat.engine.core import (
 from hothat.engine.events import Event, FailureKind, Purpose
 from hothat.errors import (
     AmbiguousDeliveryError,
+    ConcurrencyError,
     ConfigProblem,
     ConfigurationError,
     DeliveryError,
@@ -75,6 +76,7 @@ from hothat.errors import (
     IncidentError,
     PermanentDeliveryError,
     RetryableDeliveryError,
+    StoreError,
     TokenError,
     UnknownChannelError,
 )
@@ -86,6 +88,8 @@ __all__ = ["Engine", "IncidentView", "StepView"]
 log = logging.getLogger("hothat.engine")
 
 _MAX_LOOP = 10_000
+_CONFLICT_RETRIES = 5
+_BACKLOG_RETRY = timedelta(seconds=5)
 _CONTACTS = "_contacts"
 """The trail of contact preferences (STOP/START): not an incident, never open, never in reports."""
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -184,6 +188,8 @@ class Engine:
         self._optout: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._observed: dict[str, asyncio.Future[None]] = {}
+        self._unrecorded: dict[str, tuple[str, Event]] = {}
+        self._retry_delivery: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._started = False
@@ -352,12 +358,22 @@ class Engine:
     async def _schedule(self) -> None:
         while True:
             self._wake.clear()
-            nxt = await self.store.next_wake()
-            if nxt is None:
-                await self._wake.wait()
-                continue
-            await self.clock.sleep_until(nxt, self._wake)
-            await self.run_due()
+            try:
+                nxt = await self.store.next_wake()
+                if self.backlog:
+                    retry_at = self.clock.now() + _BACKLOG_RETRY
+                    nxt = min(nxt, retry_at) if nxt is not None else retry_at
+                if nxt is None:
+                    await self._wake.wait()
+                    continue
+                await self.clock.sleep_until(nxt, self._wake)
+                await self.run_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The store is locked or full, or a bug: log it, wait a little, try again. Never stop scheduling.
+                log.exception("the scheduler failed; it tries again in %s s", _BACKLOG_RETRY.total_seconds())
+                await self.clock.sleep_until(self.clock.now() + _BACKLOG_RETRY, asyncio.Event())
 
     async def run_due(self) -> int:
         """Drive every incident whose wake-up is due; returns how many were driven.
@@ -366,6 +382,7 @@ class Engine:
         is recorded in the incident's trail as ``StallDetected`` and logged as an error before the escalation
         moves on, so a stalled escalation is never silent.
         """
+        await self._flush_unrecorded()
         count = 0
         while True:
             now = self.clock.now()
@@ -386,6 +403,20 @@ class Engine:
             if len(due) < 500:
                 return count
 
+    async def _flush_unrecorded(self) -> None:
+        """Record delivery outcomes the store refused earlier, and retry deliveries that could not be prepared."""
+        for key, (incident_id, result) in list(self._unrecorded.items()):
+            del self._unrecorded[key]
+            await self._record_result(incident_id, key, result)
+        for incident_id, key in list(self._retry_delivery):
+            self._retry_delivery.discard((incident_id, key))
+            self._spawn(self._deliver(incident_id, key))
+
+    @property
+    def backlog(self) -> int:
+        """Delivery outcomes and deliveries waiting for the store to accept them (0 when all is well)."""
+        return len(self._unrecorded) + len(self._retry_delivery)
+
     async def advance(self, delta: timedelta | str) -> datetime:
         """Move a virtual clock forward, firing every wake-up on the way at its exact time."""
         if not isinstance(self.clock, VirtualClock):
@@ -397,6 +428,8 @@ class Engine:
         target = self.clock.now() + delta
         guard = 0
         while True:
+            if self.backlog:
+                await self._flush_unrecorded()
             await self.idle()
             nxt = await self.store.next_wake()
             if nxt is None or nxt > target:
@@ -473,9 +506,20 @@ class Engine:
         settle: Sequence[str] = (),
         new: bool = False,
     ) -> IncidentState:
-        """Apply ``initial`` events, decide until nothing more is due, commit once, then deliver."""
-        async with self._lock(incident_id):
-            return await self._drive_locked(incident_id, initial, settle=settle, new=new)
+        """Apply ``initial`` events, decide until nothing more is due, commit once, then deliver.
+
+        When another writer (another engine process) appended first, the trail is reloaded and the same
+        ``initial`` events are applied to it again: they are outcomes (a delivery result, a stall) that stay true.
+        """
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                async with self._lock(incident_id):
+                    return await self._drive_locked(incident_id, initial, settle=settle, new=new)
+            except ConcurrencyError:
+                if new or attempt + 1 == _CONFLICT_RETRIES:
+                    raise
+                log.info("incident %s changed under us; reloading its trail", incident_id)
+        raise AssertionError("unreachable")
 
     async def _drive_locked(
         self,
@@ -520,10 +564,6 @@ class Engine:
             log.error("incident %s: decisions did not settle; the next wake-up retries", incident_id)
         if not produced and not settle:
             return state
-        for event in produced:
-            self._index_event(incident_id, event)
-        if state.closed:
-            self._release_codes(incident_id)
         records = []
         for event in produced:
             tag, payload = ev.encode(event)
@@ -545,7 +585,10 @@ class Engine:
             # Our in-memory state ran ahead of the store: forget it, the trail is the truth.
             self._states.pop(incident_id, None)
             raise
+        for event in produced:
+            self._index_event(incident_id, event)
         if state.closed:
+            self._release_codes(incident_id)
             self._states.pop(incident_id, None)
         else:
             self._states[incident_id] = state
@@ -657,6 +700,7 @@ class Engine:
     # -- delivery -----------------------------------------------------------------------------------------------
 
     async def _deliver(self, incident_id: str, key: str) -> None:
+        queued: ev.NotificationQueued | None = None
         try:
             async with self._lock(incident_id):
                 state = await self._load(incident_id)
@@ -667,10 +711,38 @@ class Engine:
                     return
                 binding = self._bindings.get(queued.channel)
                 message = self._render(state, queued, binding) if binding is not None else None
-            result = await self._attempt(queued, binding, message)
+        except StoreError:
+            log.exception("incident %s: cannot load it to deliver %s; retried at the next wake-up", incident_id, key)
+            self._retry_delivery.add((incident_id, key))
+            return
+        except Exception as exc:
+            # A rendering bug (often a plugin's) must not leave the person waiting forever: record the failure,
+            # and the engine moves on to the next contact point.
+            log.exception("incident %s: cannot prepare message %s; moving on", incident_id, key)
+            failed = ev.DeliveryFailed(
+                self.clock.now(),
+                key,
+                (queued.channel if queued else "") or "-",
+                FailureKind.PERMANENT,
+                f"the message could not be prepared ({type(exc).__name__})",
+            )
+            await self._record_result(incident_id, key, failed)
+            return
+        result = await self._attempt(queued, binding, message)
+        await self._record_result(incident_id, key, result)
+
+    async def _record_result(self, incident_id: str, key: str, result: Event) -> None:
+        """Record a delivery outcome; if the store refuses now (locked, full), keep it and record it later."""
+        try:
             await self._drive(incident_id, [result], settle=[key])
         except Exception:
-            log.exception("incident %s: delivery bookkeeping failed for %s; it is retried at restart", incident_id, key)
+            log.exception(
+                "incident %s: the outcome of %s could not be recorded; it is kept and recorded at the next wake-up",
+                incident_id,
+                key,
+            )
+            self._unrecorded[key] = (incident_id, result)
+            self._wake.set()
 
     async def _attempt(
         self, queued: ev.NotificationQueued, binding: _Binding | None, message: OutboundMessage | None
@@ -1027,16 +1099,24 @@ class Engine:
                 return ref
 
     async def _act(self, incident_id: str, build: Any) -> IncidentState:
+        """Run ``build(state) -> events`` on the current state and drive; on a write conflict, on the new state."""
         self._check_started()
-        async with self._lock(incident_id):
-            state = await self._load(incident_id)
-            events = build(state)
-            if not events:
-                return state
-            for event in events:
-                if isinstance(event, ev.StepCompleted):
-                    self._release_codes(incident_id, event.step)
-            return await self._drive_locked(incident_id, events, first=state)
+        for attempt in range(_CONFLICT_RETRIES):
+            try:
+                async with self._lock(incident_id):
+                    state = await self._load(incident_id)
+                    events = build(state)
+                    if not events:
+                        return state
+                    for event in events:
+                        if isinstance(event, ev.StepCompleted):
+                            self._release_codes(incident_id, event.step)
+                    return await self._drive_locked(incident_id, events, first=state)
+            except ConcurrencyError:
+                if attempt + 1 == _CONFLICT_RETRIES:
+                    raise
+                log.info("incident %s changed under us; reloading its trail", incident_id)
+        raise AssertionError("unreachable")
 
     def _active_step(self, state: IncidentState, step_id: str) -> None:
         if state.closed:
