@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import attrs
 
+from hothat import _cli_sim
 from hothat.config import json_schema, load_config, load_example, summarize
 from hothat.errors import ConfigurationError, HothatError
 
@@ -119,6 +120,11 @@ def demo(args: argparse.Namespace) -> int:
     _out(f"{municipality.source}: OK")
     _out(summarize(municipality))
     return EXIT_OK
+
+
+# simulate and drill live in hothat._cli_sim
+command("simulate", _cli_sim.SIMULATE_HELP, _cli_sim.simulate_arguments)(_cli_sim.run_simulate)
+command("drill", _cli_sim.DRILL_HELP, _cli_sim.drill_arguments)(_cli_sim.run_drill)
 
 
 # ----------------------------------------------------------------------------------------------------------
