@@ -687,6 +687,21 @@ def test_base_file_is_valid() -> None:
         ),
         pytest.param(
             [
+                (
+                    'holders = { party_security_contact = ["per"] }',
+                    'holders = { party_security_contact = ["per"], support_person = ["eva"] }',
+                )
+            ],
+            [
+                (
+                    "parties[0].holders.support_person",
+                    '"support_person" is filled per incident, so it has no holders in the file: remove it',
+                ),
+            ],
+            id="incident_role_in_party",
+        ),
+        pytest.param(
+            [
                 ("", '\n[[parties]]\nid = "c"\nname = "Centerpartiet"\n'),
                 ('unresolved_to = "municipal_security_strategist"\n', 'unresolved_to = "municipal_ceo"\n'),
             ],

@@ -229,15 +229,13 @@ class _Checker:
             for role_id, people in party.holders.items():
                 path: Path = ("parties", i, "holders", role_id)
                 role = self._role(path, role_id)
-                if role is not None and role.scope is not RoleScope.PARTY:
-                    where = (
-                        "under [holders]"
-                        if role.scope is RoleScope.MUNICIPALITY
-                        else "nowhere: it is filled per incident"
-                    )
+                if role is not None and role.scope is RoleScope.MUNICIPALITY:
                     self.report.add(
-                        path,
-                        f'"{role_id}" is a {role.scope.value} role, not a party role: list its holders {where}',
+                        path, f'"{role_id}" is a municipality role, not a party role: list its holders under [holders]'
+                    )
+                elif role is not None and role.scope is RoleScope.INCIDENT:
+                    self.report.add(
+                        path, f'"{role_id}" is filled per incident, so it has no holders in the file: remove it'
                     )
                 self._people(path, people)
 

@@ -17,7 +17,7 @@ from hothat.config._contact import quoted
 from hothat.config._schema import TextModel
 from hothat.errors import ConfigProblem
 
-__all__ = ["Path", "Report", "did_you_mean", "drop_misspelled", "quote_list", "render_path", "translate"]
+__all__ = ["Path", "Report", "did_you_mean", "drop_misspelled", "render_path", "translate"]
 
 Path = tuple[str | int, ...]
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -39,14 +39,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``'; did you mean "x"?'`` for the closest candidate, or ``""``."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f'; did you mean "{close[0]}"?' if close else ""
-
-
-def quote_list(names: Iterable[str], *, conjunction: str = "and") -> str:
-    """``"a", "b" and "c"``."""
-    quoted = [f'"{n}"' for n in names]
-    if len(quoted) <= 1:
-        return "".join(quoted)
-    return f"{', '.join(quoted[:-1])} {conjunction} {quoted[-1]}"
 
 
 class Report:
