@@ -59,8 +59,8 @@ def test_every_example_validates(path: Path, capsys: pytest.CaptureFixture[str])
     assert err == ""
 
 
-def test_there_are_four_examples() -> None:
-    assert {p.parent.name for p in EXAMPLES} == {"oxelosund", "lidingo", "angelholm", "weak"}
+def test_the_four_configuration_examples_are_checked() -> None:
+    assert {"oxelosund", "lidingo", "angelholm", "weak"} <= {p.parent.name for p in EXAMPLES}
 
 
 def test_the_summary_shows_owners_per_party_with_fallbacks_and_deadlines(capsys: pytest.CaptureFixture[str]) -> None:
