@@ -343,9 +343,14 @@ class Engine:
     async def _resume(self) -> None:
         for incident_id in await self.store.open_incidents():
             await self._load(incident_id)
+        # Every unsettled outbox row is delivered, closed incidents' too (the notice that an incident was closed).
         for item in await self.store.outbox():
-            state = self._states.get(item.incident_id)
-            if state is None or item.key in state.settled:
+            try:
+                state = self._states.get(item.incident_id) or await self._load(item.incident_id)
+            except IncidentError:
+                log.exception("outbox row %s belongs to an incident that cannot be loaded", item.key)
+                continue
+            if item.key in state.settled:
                 continue
             self._spawn(self._deliver(item.incident_id, item.key))
         for record in await self.store.load(_CONTACTS):
