@@ -6,11 +6,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pydantic
 import pytest
 
 from hothat.channels import OutboundMessage, ReceiptStatus
 from hothat.errors import AmbiguousDeliveryError, PermanentDeliveryError, RetryableDeliveryError
-from hothat_email import SmtpChannel, SmtpSettings
+from hothat_email import SmtpChannel, SmtpClient, SmtpSettings
 
 from .conftest import PASSWORD, USERNAME, Handler, Server, ServerFactory, Tls
 
@@ -240,3 +241,27 @@ async def test_deliver_many_keeps_going_past_a_refused_recipient(
     assert isinstance(results[0], PermanentDeliveryError)
     assert not isinstance(results[1], Exception)
     assert [r.rcpt_tos for r in server.received] == [["anna.lind@oxelosund.example"]]
+
+
+async def test_each_mail_is_its_own_conversation(smtp_server: ServerFactory, tls: Tls, outbound: Outbound) -> None:
+    server = smtp_server()
+    clients: list[SmtpClient] = []
+
+    def factory(**options: Any) -> SmtpClient:
+        clients.append(SmtpClient(**options))
+        return clients[-1]
+
+    settings = SmtpSettings(
+        host=server.host,
+        port=server.port,
+        from_address="hothat@oxelosund.example",
+        username=USERNAME,
+        password=pydantic.SecretStr(PASSWORD),
+        ca_bundle=tls.ca_bundle,
+    )
+    channel = SmtpChannel(settings, smtp_factory=factory)
+    for n in range(3):
+        await channel.deliver(outbound(address=f"p{n}@oxelosund.example", thread=f"inc-1.p{n}"))
+    assert len(clients) == 3
+    assert len(server.received) == 3
+    assert all(c.data_started and not c.is_connected for c in clients)

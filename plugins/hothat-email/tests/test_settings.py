@@ -11,10 +11,12 @@ import pytest
 
 import hothat.plugins
 from hothat.channels import Disclosure
+from hothat.engine import Engine
 from hothat.errors import ConfigurationError
 from hothat_email import SmtpChannel, SmtpSettings
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "channels.toml"
+OXELOSUND = Path(__file__).parents[3] / "examples" / "oxelosund" / "municipality.toml"
 # Keys the core's config loader takes out of a [channels.NAME] table before the plugin sees the rest.
 CORE_KEYS = {"plugin", "medium", "disclosure"}
 
@@ -106,6 +108,22 @@ def test_the_shipped_example_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
             == []
         )
         SmtpChannel(settings)
+
+
+async def test_a_municipality_file_with_the_table_builds_the_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOTHAT_SMTP_PASSWORD", "example")
+    source = OXELOSUND.read_text(encoding="utf-8")
+    logged = '[channels.email]\nplugin = "log"\nmedium = "email"\n'
+    assert logged in source
+    ours = EXAMPLE.read_text(encoding="utf-8").split("# For a local relay")[0]
+    (tmp_path / "municipality.toml").write_text(source.replace(logged, ours), encoding="utf-8")
+    engine = Engine.from_config(tmp_path / "municipality.toml", store=":memory:", token_secret=b"k" * 32)
+    async with engine:
+        [channel] = [b.channel for b in engine._bindings.values() if isinstance(b.channel, SmtpChannel)]
+    assert channel.smtp_settings.host == "smtp.oxelosund.example"
+    assert channel.smtp_settings.from_name == "Oxelösunds kommun – säkerhet"
 
 
 def test_the_channel_is_found_through_its_entry_point() -> None:

@@ -191,4 +191,6 @@ def build_message(message: OutboundMessage, settings: SmtpSettings) -> EmailMess
     mail.set_content(text + "\n", subtype="plain", charset="utf-8", cte="quoted-printable")
     mail.add_alternative(_html_body(message), subtype="html", charset="utf-8", cte="quoted-printable")
     mail["Content-Language"] = _lang(message.locale)  # after the body: set_content drops Content-* headers
+    for part in mail.iter_parts():
+        del part["MIME-Version"]  # add_alternative repeats it in the part; RFC 2045 wants it at the top only
     return mail
