@@ -1,4 +1,4 @@
-"""End to end: an Oxelösund incident escalates by e-mail, over STARTTLS with a login, into one thread per person.
+"""End to end: an Oxelösund incident escalates by e-mail, over STARTTLS with a login, in one thread per person.
 
 The engine runs the shipped Oxelösund routine on a virtual clock. SMS and voice go to memory channels (nobody
 answers them); the e-mail channel talks SMTP to a real aiosmtpd server on 127.0.0.1. The party's security

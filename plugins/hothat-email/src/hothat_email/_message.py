@@ -97,7 +97,7 @@ def root_id(message: OutboundMessage, domain: str) -> str:
 
 
 def message_id(message: OutboundMessage, domain: str) -> str:
-    """The message's own Message-ID: the root for ``sequence`` 0, else ``<hothat.{thread}.{n}.{digest}@domain>``.
+    """The message's Message-ID: the root for ``sequence`` 0, else ``<hothat.{thread}.{n}.{digest}@domain>``.
 
     The digest of the message's key keeps follow-ups distinct even if two ever share a sequence number (mail
     systems silently drop a second message with a Message-ID they have seen), while a redelivery of the very
