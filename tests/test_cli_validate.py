@@ -122,13 +122,6 @@ def test_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> No
     assert "StepModel" in schema["$defs"]
 
 
-def test_demo_shows_the_built_in_oxelosund_routine(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("oxelosund.toml (built in): OK\nOxelösunds kommun (oxelosund)")
-    assert "3.2.3b  Information till massmedia" in out
-
-
 def test_usage_errors_exit_2_and_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main([]) == 2
     assert "usage: hothat" in capsys.readouterr().err

@@ -20,7 +20,7 @@ from collections.abc import Callable
 import attrs
 
 from hothat import _cli_sim
-from hothat.config import json_schema, load_config, load_example, summarize
+from hothat.config import json_schema, load_config, summarize
 from hothat.errors import ConfigurationError, HothatError
 
 __all__ = ["COMMANDS", "Command", "command", "main"]
@@ -113,13 +113,24 @@ def schema(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------------------------------------
 
 
-@command("demo", "show the built-in Oxelösund example and its resolved routine")
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", default="hothat-demo.db", help="the SQLite file to write (default: %(default)s)")
+    parser.add_argument("--html", default="hothat-demo.html", help="the timeline picture (default: %(default)s)")
+    parser.add_argument("--lang", choices=("sv", "en"), default="sv", help="language of the output")
+    parser.add_argument("--no-drill", action="store_true", help="skip the drill of the configuration")
+
+
+@command("demo", "run an Oxelösund incident end to end on loopback servers and a virtual clock", _demo_arguments)
 def demo(args: argparse.Namespace) -> int:
-    """Validate the Oxelösund example that ships with hothat and print its resolved routine."""
-    municipality = load_example("oxelosund")
-    _out(f"{municipality.source}: OK")
-    _out(summarize(municipality))
-    return EXIT_OK
+    """Run the built-in demo: an Oxelösund incident over SMS, voice and e-mail on loopback, with SQLite."""
+    import asyncio
+    from pathlib import Path
+
+    from hothat._demo import run_demo
+
+    return asyncio.run(
+        run_demo(db=Path(args.db), html=Path(args.html) if args.html else None, lang=args.lang, drill=not args.no_drill)
+    )
 
 
 # simulate and drill live in hothat._cli_sim

@@ -419,7 +419,10 @@ def _on_resolved(state: IncidentState, e: ev.TargetsResolved | ev.RoleUnresolved
         for person in people:
             _new_ask(state, st, Ask(person, -1, 0, 0, MessageKind.INFORMED, Purpose.INFORMED, e.at, single=True))
     elif e.purpose is Purpose.REMINDER:
+        assignees = {t.assignee for t in st.tracks}
         for person in people:
+            if person in assignees:  # already reminded as the assignee
+                continue
             _new_ask(
                 state,
                 st,
@@ -466,7 +469,8 @@ def _on_sent(state: IncidentState, e: ev.NotificationSent) -> None:
     ask = _ask_for_key(state, e.key)
     if ask is None or ask.pending != e.key:
         return
-    ask.reached = ask.contact
+    if ask.reached is None:  # follow-ups ("taken", "closed") go where the person was first reached
+        ask.reached = ask.contact
     _next_contact(state, ask, e.at, reached=True)
 
 

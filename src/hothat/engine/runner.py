@@ -278,9 +278,8 @@ class Engine:
                     if isinstance(exc, pydantic.ValidationError):
                         for err in exc.errors(include_url=False, include_input=False):
                             loc = ".".join(str(p) for p in err["loc"])
-                            problems.append(
-                                ConfigProblem(self.municipality.source, f"channels.{cfg.name}.{loc}", err["msg"])
-                            )
+                            path = f"channels.{cfg.name}" + (f".{loc}" if loc else "")
+                            problems.append(ConfigProblem(self.municipality.source, path, err["msg"]))
                         continue
                     raise
                 instance = cls(settings)
