@@ -331,3 +331,102 @@ async def test_concurrent_commits_of_many_incidents_are_all_stored(store: Store)
     assert await store.incidents() == ids
     assert [w.incident_id for w in await store.due(at(1_000), limit=1_000)] == ids
     assert [await store.find(i) for i in ids] == ids
+
+
+# -- outbox leases (claim, stale_outbox): no notification attempted by two engine processes at once ---------------
+
+
+async def test_claim_leases_a_row_to_one_owner_until_it_runs_out(store: Store) -> None:
+    await store.commit(Commit("a", 0, events("x"), outbox_put=(item("a", "k"),)))
+
+    assert await store.claim("k", "engine-1", at(1), now=at(0))
+    assert not await store.claim("k", "engine-2", at(9), now=at(0.5))  # engine-1's lease is live
+    assert await store.claim("k", "engine-1", at(3), now=at(0.5))  # a renewal
+    assert not await store.claim("k", "engine-2", at(9), now=at(2))  # renewed past at(1)
+    assert await store.claim("k", "engine-2", at(5), now=at(3))  # ran out at at(3): taken over
+    assert not await store.claim("k", "engine-1", at(9), now=at(4))
+
+    assert await store.outbox() == [item("a", "k")]  # a claimed row is still unsettled
+
+
+async def test_claim_wall_clock_and_giving_a_lease_up(store: Store) -> None:
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k"),)))
+    now = datetime.now(UTC)
+
+    assert await store.claim("k", "engine-1", now + timedelta(hours=1))
+    assert not await store.claim("k", "engine-2", now + timedelta(hours=2))
+    assert await store.claim("k", "engine-1", now - timedelta(seconds=1))  # shortened into the past: given up
+    assert await store.claim("k", "engine-2", now + timedelta(hours=2))
+
+
+async def test_settled_and_unknown_rows_cannot_be_claimed(store: Store) -> None:
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k"), item("a", "other"))))
+    assert await store.claim("k", "engine-1", at(10), now=at(0))
+    await store.commit(Commit("a", 0, outbox_done=("k",)))
+
+    assert not await store.claim("k", "engine-1", at(10), now=at(0))
+    assert not await store.claim("never-queued", "engine-1", at(10), now=at(0))
+    assert [o.key for o in await store.outbox()] == ["other"]
+
+    # A key put again after settling is a new row: the old lease went with the settled one.
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k", minutes=5),)))
+    assert await store.claim("k", "engine-2", at(10), now=at(0))
+
+
+async def test_putting_a_claimed_key_again_keeps_its_lease(store: Store) -> None:
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k"),)))
+    assert await store.claim("k", "engine-1", at(10), now=at(0))
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k", minutes=1),)))
+
+    assert not await store.claim("k", "engine-2", at(10), now=at(1))
+    assert await store.stale_outbox(at(1)) == []
+
+
+async def test_stale_outbox_lists_rows_without_a_live_lease_oldest_first(store: Store) -> None:
+    rows = (item("a", "a-3", 3), item("a", "a-1", 1), item("a", "a-2", 2))
+    await store.commit(Commit("a", 0, events("x"), outbox_put=rows))
+    await store.commit(Commit("b", 0, events("x"), outbox_put=(item("b", "b-2", 2), item("b", "b-4", 4))))
+    assert await store.claim("a-1", "engine-1", at(10), now=at(0))  # live until at(10)
+    assert await store.claim("a-2", "engine-2", at(5), now=at(0))  # runs out at at(5)
+
+    assert [o.key for o in await store.stale_outbox(at(4))] == ["b-2", "a-3", "b-4"]  # ties by key
+    assert [o.key for o in await store.stale_outbox(at(5))] == ["a-2", "b-2", "a-3", "b-4"]
+    assert [o.key for o in await store.stale_outbox(at(5), limit=2)] == ["a-2", "b-2"]
+    assert await store.stale_outbox(at(5), limit=0) == []
+    assert await store.stale_outbox(at(20)) == await store.outbox()
+
+    await store.commit(Commit("b", 1, outbox_done=("b-2",)))
+    assert [o.key for o in await store.stale_outbox(at(5))] == ["a-2", "a-3", "b-4"]
+    assert (await store.stale_outbox(at(5)))[0] == item("a", "a-2", 2)
+
+
+async def test_purged_rows_cannot_be_claimed_and_take_their_leases_along(store: Store) -> None:
+    await store.commit(Commit("a", 0, events("x"), outbox_put=(item("a", "k"),)))
+    assert await store.claim("k", "engine-1", at(10), now=at(0))
+    await store.purge(["a"])
+
+    assert not await store.claim("k", "engine-1", at(10), now=at(0))
+    await store.commit(Commit("a", 0, events("x"), outbox_put=(item("a", "k"),)))
+    assert await store.claim("k", "engine-2", at(10), now=at(0))
+
+
+async def test_concurrent_claims_of_one_row_have_one_winner(store: Store) -> None:
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k"),)))
+
+    won = await asyncio.gather(*(store.claim("k", f"engine-{n}", at(10), now=at(0)) for n in range(20)))
+
+    assert won.count(True) == 1
+
+
+async def test_claim_arguments_are_checked(store: Store) -> None:
+    await store.commit(Commit("a", 0, outbox_put=(item("a", "k"),)))
+
+    with pytest.raises(ValueError, match="naive"):
+        await store.claim("k", "engine-1", datetime(2026, 3, 2, 9, 0))
+    with pytest.raises(ValueError, match="naive"):
+        await store.claim("k", "engine-1", at(1), now=datetime(2026, 3, 2, 9, 0))
+    with pytest.raises(ValueError, match="owner"):
+        await store.claim("k", "", at(1))
+    with pytest.raises(ValueError, match="naive"):
+        await store.stale_outbox(datetime(2026, 3, 2, 9, 0))
+    assert await store.claim("k", "engine-1", at(1), now=at(0))

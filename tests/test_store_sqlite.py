@@ -17,7 +17,7 @@ import pytest
 
 from hothat.errors import ConcurrencyError, StoreError
 from hothat.store import Commit, EventRecord, OutboxItem, StoredEvent, WakeUp
-from hothat.store.sqlite import SCHEMA_VERSION, IncidentRow, SqliteStore
+from hothat.store.sqlite import _MIGRATIONS, SCHEMA_VERSION, IncidentRow, SqliteStore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET = "Anna Andersson hotad vid Storgatan 4"  # payload text that must never reach an error message
@@ -150,6 +150,25 @@ async def test_newer_schema_is_refused_and_says_to_upgrade(path: Path) -> None:
     assert f"schema version {SCHEMA_VERSION + 1}" in message
     assert f"versions 1 to {SCHEMA_VERSION}" in message
     assert "Upgrade hothat" in message
+
+
+async def test_a_version_1_file_is_migrated_and_its_outbox_rows_can_be_claimed(path: Path) -> None:
+    with sqlite3.connect(path, isolation_level=None) as raw:
+        for statement in _MIGRATIONS[0]:  # the schema as hothat 0.1 wrote it, before outbox leases
+            raw.execute(statement)
+        raw.execute("PRAGMA user_version = 1")
+        when = T0.isoformat(timespec="microseconds")
+        raw.execute("INSERT INTO incidents VALUES (1, 'inc-1', 'm', 'R-1', 1, 1, ?, ?)", (when, when))
+        raw.execute("INSERT INTO outbox VALUES ('k', 'inc-1', 'm', '{}', ?)", (when,))
+    raw.close()
+
+    async with SqliteStore(path) as store:
+        assert await pragma(store, "user_version") == SCHEMA_VERSION == 2
+        assert await store.outbox() == [OutboxItem("k", "inc-1", "{}", T0)]
+        assert await store.stale_outbox(at(0)) == [OutboxItem("k", "inc-1", "{}", T0)]
+        assert await store.claim("k", "engine-1", at(1), now=at(0))
+        assert not await store.claim("k", "engine-2", at(1), now=at(0))
+        assert await store.find("R-1") == "inc-1"
 
 
 async def test_garbage_file_is_refused_naming_it_and_the_backup(path: Path) -> None:

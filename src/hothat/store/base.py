@@ -12,6 +12,12 @@ Rules every store keeps (the contract suite in ``tests/test_store_contract.py`` 
 - An incident's municipality is set by its first commit; a later commit naming another one raises
   ``ValueError``, an empty one means "the incident's own".
 - "Oldest first" means in the order incidents were first committed.
+- Outbox leases: :meth:`Store.claim` gives one owner (an engine process) an unsettled outbox row until a
+  time; while the lease lives no other owner can claim the row, so no notification is attempted by two
+  processes at once. A lease that runs out (its process died) lets another owner take the row over, and
+  :meth:`Store.stale_outbox` lists the rows waiting for that. Settling a row (``Commit.outbox_done``) removes
+  it, lease and all. Lease times are compared with the ``now`` the caller gives, so the processes sharing a
+  store need clocks that agree to well within a lease (NTP).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-__all__ = ["Commit", "EventRecord", "OutboxItem", "Store", "StoredEvent", "WakeUp", "to_utc"]
+__all__ = ["Commit", "EventRecord", "OutboxItem", "Store", "StoredEvent", "WakeUp", "lease_times", "to_utc"]
 
 
 def to_utc(value: datetime) -> datetime:
@@ -32,6 +38,14 @@ def to_utc(value: datetime) -> datetime:
     if value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()}: stores need an aware datetime (e.g. in UTC)")
     return value.astimezone(UTC)
+
+
+def lease_times(owner: str, until: datetime, now: datetime | None) -> tuple[datetime, datetime]:
+    """Check a :meth:`Store.claim` call's arguments; returns ``(until, now)`` in UTC (``now`` defaults to the wall
+    clock)."""
+    if not owner:
+        raise ValueError("a claim needs an owner (the claiming process's id), got an empty one")
+    return to_utc(until), to_utc(now) if now is not None else datetime.now(UTC)
 
 
 _When = TypeVar("_When", bound=datetime | None)
@@ -157,6 +171,23 @@ class Store(Protocol):
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
         """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties by key."""
+        ...
+
+    async def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        """Lease the unsettled outbox row ``key`` to ``owner`` until ``until``, atomically.
+
+        True when the row exists and is unsettled, and is unclaimed, or its lease ran out at ``now`` (the wall
+        clock if not given), or ``owner`` holds it already (a renewal: the lease then ends at ``until``, which
+        may also shorten it; ``until=now`` gives it up). False for a settled or unknown row and for another
+        owner's live lease. A naive ``until`` or ``now`` raises ``ValueError``, an empty ``owner`` too.
+        """
+        ...
+
+    async def stale_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Unsettled outbox rows whose lease is absent or ran out at ``now``: what a sweeper should deliver.
+
+        Oldest ``created_at`` first, ties by key, at most ``limit``.
+        """
         ...
 
     async def purge(self, incident_ids: Sequence[str]) -> int:

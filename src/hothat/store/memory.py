@@ -8,7 +8,7 @@ from datetime import datetime
 import attrs
 
 from hothat.errors import ConcurrencyError
-from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp, to_utc
+from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp, lease_times, to_utc
 
 __all__ = ["MemoryStore"]
 
@@ -22,6 +22,7 @@ class MemoryStore:
         self._municipality: dict[str, str] = {}
         self._wake: dict[str, datetime] = {}
         self._outbox: dict[str, OutboxItem] = {}
+        self._leases: dict[str, tuple[str, datetime]] = {}  # outbox key -> (owner, until)
         self._refs: dict[str, str] = {}
         self._ref_of: dict[str, str] = {}
 
@@ -56,6 +57,7 @@ class MemoryStore:
         for key in commit.outbox_done:
             if key in self._outbox and self._outbox[key].incident_id == incident_id:
                 del self._outbox[key]
+                self._leases.pop(key, None)
         self._open[incident_id] = commit.is_open
         if commit.reference:
             self._refs.pop(self._ref_of.get(incident_id, ""), None)
@@ -87,6 +89,19 @@ class MemoryStore:
         items = [o for o in self._outbox.values() if incident_id is None or o.incident_id == incident_id]
         return sorted(items, key=lambda o: (o.created_at, o.key))
 
+    async def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        until, now = lease_times(owner, until, now)
+        holder, ends = self._leases.get(key, (owner, now))
+        if key not in self._outbox or (holder != owner and ends > now):
+            return False
+        self._leases[key] = (owner, until)
+        return True
+
+    async def stale_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        now = to_utc(now)
+        stale = [o for o in await self.outbox() if o.key not in self._leases or self._leases[o.key][1] <= now]
+        return stale[: max(limit, 0)]
+
     async def purge(self, incident_ids: Sequence[str]) -> int:
         gone = {i for i in incident_ids if self._events.pop(i, None) is not None}
         for incident_id in gone:
@@ -96,6 +111,7 @@ class MemoryStore:
             self._refs.pop(self._ref_of.pop(incident_id, ""), None)
         if gone:
             self._outbox = {k: o for k, o in self._outbox.items() if o.incident_id not in gone}
+            self._leases = {k: lease for k, lease in self._leases.items() if k in self._outbox}
         return len(gone)
 
     async def close(self) -> None:

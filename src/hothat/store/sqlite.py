@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, Literal, NamedTuple, Self, TypeVar, cast
 
 from hothat.errors import ConcurrencyError, StoreError
-from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp, to_utc
+from hothat.store.base import Commit, OutboxItem, StoredEvent, WakeUp, lease_times, to_utc
 
 __all__ = ["SCHEMA_VERSION", "IncidentRow", "SqliteStore"]
 
@@ -84,6 +84,11 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TEXT NOT NULL
         ) WITHOUT ROWID""",
         "CREATE INDEX outbox_incident ON outbox (incident_id)",
+    ),
+    (
+        # Outbox leases (Store.claim): which engine process may attempt a notification, and until when.
+        "ALTER TABLE outbox ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE outbox ADD COLUMN claimed_until TEXT",
     ),
 )
 
@@ -254,6 +259,15 @@ class SqliteStore:
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
         """Unsettled outbox rows (of one incident, or all), oldest ``created_at`` first, ties by key."""
         return await self._call(_outbox, incident_id)
+
+    async def claim(self, key: str, owner: str, until: datetime, *, now: datetime | None = None) -> bool:
+        """Lease the unsettled outbox row ``key`` to ``owner`` until ``until`` (see :meth:`Store.claim`)."""
+        until, now = lease_times(owner, until, now)
+        return await self._call(_claim, (owner, _text(until), key, owner, _text(now)))
+
+    async def stale_outbox(self, now: datetime, limit: int = 100) -> list[OutboxItem]:
+        """Unsettled outbox rows without a live lease at ``now``, oldest first, at most ``limit``."""
+        return await self._call(_stale_outbox, (_text(now), max(limit, 0)))
 
     async def purge(self, incident_ids: Sequence[str]) -> int:
         """Remove incidents with their events, wake-ups and outbox rows; returns how many were removed."""
@@ -621,6 +635,25 @@ def _outbox(conn: sqlite3.Connection, incident_id: str | None) -> list[OutboxIte
         rows = conn.execute(query + " ORDER BY created_at, key")
     else:
         rows = conn.execute(query + " WHERE incident_id = ? ORDER BY created_at, key", (incident_id,))
+    return [OutboxItem(key, owner, payload, _when(at)) for key, owner, payload, at in rows]
+
+
+def _claim(conn: sqlite3.Connection, arg: tuple[str, str, str, str, str]) -> bool:
+    # One statement, so the check and the take are one atomic step (the worker runs in autocommit).
+    cursor = conn.execute(
+        "UPDATE outbox SET claimed_by = ?, claimed_until = ?"
+        " WHERE key = ? AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until <= ?)",
+        arg,
+    )
+    return cursor.rowcount == 1
+
+
+def _stale_outbox(conn: sqlite3.Connection, arg: tuple[str, int]) -> list[OutboxItem]:
+    rows = conn.execute(
+        "SELECT key, incident_id, payload, created_at FROM outbox"
+        " WHERE claimed_until IS NULL OR claimed_until <= ? ORDER BY created_at, key LIMIT ?",
+        arg,
+    )
     return [OutboxItem(key, owner, payload, _when(at)) for key, owner, payload, at in rows]
 
 
