@@ -55,18 +55,22 @@ def tts_prompt(text: str) -> str:
     ``[``, ``]`` and ``;`` would end a prompt early, so they are replaced; pieces are cut at sentence ends.
     """
     clean = text.replace("[", "(").replace("]", ")").replace(";", ",")
+    parts: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", clean.strip()):
+        while len(sentence) > _TTS_CHUNK:  # one very long sentence: cut it at a space
+            cut = sentence.rfind(" ", 0, _TTS_CHUNK)
+            cut = cut if cut > 0 else _TTS_CHUNK
+            parts.append(sentence[:cut].strip())
+            sentence = sentence[cut:].strip()
+        parts.append(sentence)
     pieces: list[str] = []
     current = ""
-    for sentence in re.split(r"(?<=[.!?])\s+", clean.strip()):
-        while len(sentence) > _TTS_CHUNK:  # one very long sentence: cut at a space
-            cut = sentence.rfind(" ", 0, _TTS_CHUNK) if " " in sentence[:_TTS_CHUNK] else _TTS_CHUNK
-            pieces.append(sentence[:cut].strip())
-            sentence = sentence[cut:].strip()
-        if current and len(current) + 1 + len(sentence) > _TTS_CHUNK:
+    for part in parts:
+        if current and len(current) + 1 + len(part) > _TTS_CHUNK:
             pieces.append(current)
-            current = sentence
+            current = part
         else:
-            current = f"{current} {sentence}".strip()
+            current = f"{current} {part}".strip()
     if current:
         pieces.append(current)
     return ";".join(f"#tts[{piece}]" for piece in pieces)
