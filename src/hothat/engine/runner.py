@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import secrets
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -189,6 +190,12 @@ class Engine:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._observed: dict[str, asyncio.Future[None]] = {}
         self._unrecorded: dict[str, tuple[str, Event]] = {}
+        self._inflight: set[str] = set()
+        # A store shared by several engine processes (PostgreSQL) says so; a single-process store (memory, SQLite)
+        # has one engine at a time, which may take over the leases of the process that ran before it.
+        self._shared = bool(getattr(self.store, "shared", False))
+        self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}" if self._shared else "local"
+        self._lease = timedelta(seconds=deliver_timeout + 30)
         self._retry_delivery: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
@@ -342,8 +349,10 @@ class Engine:
     async def _resume(self) -> None:
         for incident_id in await self.store.open_incidents():
             await self._load(incident_id)
-        # Every unsettled outbox row is delivered, closed incidents' too (the notice that an incident was closed).
-        for item in await self.store.outbox():
+        # Every unsettled outbox row is delivered, closed incidents' too (the notice that an incident was closed);
+        # with a shared store, only the rows no live process holds.
+        rows = await (self.store.stale_outbox(self.clock.now(), 1_000_000) if self._shared else self.store.outbox())
+        for item in rows:
             try:
                 state = self._states.get(item.incident_id) or await self._load(item.incident_id)
             except IncidentError:
@@ -351,7 +360,7 @@ class Engine:
                 continue
             if item.key in state.settled:
                 continue
-            self._spawn(self._deliver(item.incident_id, item.key))
+            self._spawn_delivery(item.incident_id, item.key)
         for record in await self.store.load(_CONTACTS):
             event = ev.decode(record.type, record.payload)
             if isinstance(event, ev.OptOutChanged):
@@ -364,7 +373,7 @@ class Engine:
             self._wake.clear()
             try:
                 nxt = await self.store.next_wake()
-                if self.backlog:
+                if self.backlog or self._shared:
                     retry_at = self.clock.now() + _BACKLOG_RETRY
                     nxt = min(nxt, retry_at) if nxt is not None else retry_at
                 if nxt is None:
@@ -387,6 +396,10 @@ class Engine:
         moves on, so a stalled escalation is never silent.
         """
         await self._flush_unrecorded()
+        if self._shared:
+            # Another process may have died holding deliveries: take over those whose lease ran out.
+            for item in await self.store.stale_outbox(self.clock.now(), 500):
+                self._spawn_delivery(item.incident_id, item.key)
         count = 0
         while True:
             now = self.clock.now()
@@ -414,7 +427,7 @@ class Engine:
             await self._record_result(incident_id, key, result)
         for incident_id, key in list(self._retry_delivery):
             self._retry_delivery.discard((incident_id, key))
-            self._spawn(self._deliver(incident_id, key))
+            self._spawn_delivery(incident_id, key)
 
     @property
     def backlog(self) -> int:
@@ -476,16 +489,21 @@ class Engine:
         for record in records[1:]:
             event = ev.decode(record.type, record.payload)
             state.apply(event)
-            self._index_event(incident_id, event)
+            self._index_event(incident_id, event, codes=False)
         state.version = len(records)
+        # Reply codes stay reserved only for steps still waiting for someone, as in an engine that never stopped.
+        if not state.closed:
+            for (step_id, person), code in state.codes.items():
+                if state.steps[step_id].status not in (StepStatus.COMPLETED, StepStatus.SKIPPED):
+                    self._codes.setdefault(person, {})[code] = (incident_id, step_id)
         if not state.closed:
             self._states[incident_id] = state
         return state
 
-    def _index_event(self, incident_id: str, event: Event) -> None:
+    def _index_event(self, incident_id: str, event: Event, *, codes: bool = True) -> None:
         if isinstance(event, ev.NotificationQueued):
             self._queued[event.key] = event
-            if event.code is not None:
+            if codes and event.code is not None:
                 self._codes.setdefault(event.person, {})[event.code] = (incident_id, event.step)
         elif isinstance(event, ev.NotificationSent):
             self._queued.pop(event.key, None)
@@ -598,7 +616,7 @@ class Engine:
             self._states[incident_id] = state
         self._wake.set()
         for key in to_deliver:
-            self._spawn(self._deliver(incident_id, key))
+            self._spawn_delivery(incident_id, key)
         if self._observers and produced:
             previous = self._observed.get(incident_id)
             task = asyncio.ensure_future(self._observe(previous, list(produced), state.incident))
@@ -607,6 +625,13 @@ class Engine:
             task.add_done_callback(self._tasks.discard)
             task.add_done_callback(functools.partial(self._observed_done, incident_id))
         return state
+
+    def _spawn_delivery(self, incident_id: str, key: str) -> None:
+        """Deliver ``key`` in the background, once per process at a time."""
+        if key in self._inflight:
+            return
+        self._inflight.add(key)
+        self._spawn(self._deliver(incident_id, key))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -704,6 +729,22 @@ class Engine:
     # -- delivery -----------------------------------------------------------------------------------------------
 
     async def _deliver(self, incident_id: str, key: str) -> None:
+        try:
+            await self._deliver_claimed(incident_id, key)
+        finally:
+            self._inflight.discard(key)
+
+    async def _deliver_claimed(self, incident_id: str, key: str) -> None:
+        # The lease makes sure no two engine processes attempt the same notification at once (a shared store);
+        # a single-process store always grants it to the one engine.
+        now = self.clock.now()
+        try:
+            if not await self.store.claim(key, self._owner, now + self._lease, now=now):
+                return  # settled already, or another process is delivering it
+        except StoreError:
+            log.exception("incident %s: cannot claim %s; retried at the next wake-up", incident_id, key)
+            self._retry_delivery.add((incident_id, key))
+            return
         queued: ev.NotificationQueued | None = None
         try:
             async with self._lock(incident_id):
