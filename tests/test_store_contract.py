@@ -7,27 +7,41 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import pg_kit
 import pytest
 
 from hothat.errors import ConcurrencyError
 from hothat.store import Commit, EventRecord, MemoryStore, OutboxItem, Store, WakeUp
+from hothat.store.postgres import PostgresStore
 from hothat.store.sqlite import SqliteStore
 
 
-async def _memory(tmp_path: Path) -> Store:
+async def _memory(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return MemoryStore()
 
 
-async def _sqlite(tmp_path: Path) -> Store:
+async def _sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     return await SqliteStore.open(tmp_path / "hothat.db")
 
 
-FACTORIES: dict[str, Callable[[Path], Awaitable[Store]]] = {"memory": _memory, "sqlite": _sqlite}
+async def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    # Emptied tables per test. `due()` claims nothing here (lease 0): the contract's due() is the one every store
+    # shares; what claiming adds is in test_store_postgres.py. One connection, so that commits gathered in
+    # one order are stored in it (with several, "oldest first" among concurrent commits is the database's order).
+    dsn = pg_kit.cluster(request.config).emptied_dsn("contract")
+    return await PostgresStore.open(dsn, municipality="ostra-goinge", lease=timedelta(0), pool_size=1)
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], Awaitable[Store]]] = {
+    "memory": _memory,
+    "sqlite": _sqlite,
+    "postgres": _postgres,
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await FACTORIES[request.param](tmp_path)
+    opened = await FACTORIES[request.param](request, tmp_path)
     yield opened
     await opened.close()
 
