@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, quote
 
@@ -210,7 +211,7 @@ def test_sinch_signature_matches_the_documented_example() -> None:
     assert signature == "Tg6fMyo8mj9pYfWQ9ssbx3Tc1BNC87IEygAfLbJqZb4="
 
 
-def sinch_callback(payload: dict[str, object]) -> WebhookRequest:
+def sinch_callback(payload: Mapping[str, object]) -> WebhookRequest:
     return SIGNER.sinch_voice_webhook(f"{BASE}/sinch/callback", {"custom": QUERY, "callid": "call-1", **payload})
 
 

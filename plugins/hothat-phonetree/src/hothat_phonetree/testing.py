@@ -204,6 +204,10 @@ class FakeVoiceGateway(FakeGateway):
         self.add_route("POST", r"/2010-04-01/Accounts/(?P<sid>[^/]+)/Calls\.json", "twilio", _twilio_call)
         self.add_route("POST", r"/calling/v1/callouts", "sinch", _sinch_callout)
 
+    def __enter__(self) -> FakeVoiceGateway:
+        self.start()
+        return self
+
     # -- configuration helpers ----------------------------------------------------------------------------
 
     def voice_table(self, provider: str, **overrides: Any) -> dict[str, Any]:
