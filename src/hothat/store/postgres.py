@@ -489,16 +489,18 @@ class PostgresStore:
         options: dict[str, Any] = {"autocommit": True, "application_name": "hothat"}
         if "connect_timeout" not in self._dsn.get_secret_value():
             options["connect_timeout"] = max(1, round(self._connect_timeout))
+        conn: AsyncConnection[Any] | None = None
         try:
-            conn: AsyncConnection[Any] = await psycopg.AsyncConnection.connect(self._dsn.get_secret_value(), **options)
+            conn = await psycopg.AsyncConnection.connect(self._dsn.get_secret_value(), **options)
         except psycopg.ProgrammingError:
-            # Its message quotes the connection string, which may hold the password.
+            pass  # its message quotes the connection string, password and all: raised below, outside this block
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to {self._where}: {_why(exc, self._dsn)}") from None
+        if conn is None:
             raise StoreError(
                 "the PostgreSQL connection string is malformed: use 'host=... dbname=... user=...' or a "
                 "postgresql:// URI (see docs/operations/postgres.md)"
-            ) from None
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to {self._where}: {_why(exc, self._dsn)}") from None
+            )
         try:
             if not self._migrated:
                 async with self._migrating:
@@ -533,6 +535,11 @@ class PostgresStore:
                     for statement in _MIGRATIONS[version - 1]:
                         await conn.execute(statement)
                     await conn.execute("INSERT INTO hothat_schema_version (version) VALUES (%s)", (version,))
+        except psycopg.errors.InvalidSchemaName:
+            raise StoreError(
+                f"{self._where}: no schema to create hothat's tables in: the search_path names no schema the user "
+                "may use. Create one and grant it (see docs/operations/postgres.md)"
+            ) from None
         except psycopg.errors.InsufficientPrivilege:
             raise StoreError(
                 f"{self._where}: the user may not create hothat's tables. Grant it CREATE on the schema (or run "
