@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import attrs
 
-from hothat import _cli_sim
+from hothat import _cli_sim, _cli_store
 from hothat.config import json_schema, load_config, summarize
 from hothat.errors import ConfigurationError, HothatError
 
@@ -136,6 +136,10 @@ def demo(args: argparse.Namespace) -> int:
 # simulate and drill live in hothat._cli_sim
 command("simulate", _cli_sim.SIMULATE_HELP, _cli_sim.simulate_arguments)(_cli_sim.run_simulate)
 command("drill", _cli_sim.DRILL_HELP, _cli_sim.drill_arguments)(_cli_sim.run_drill)
+
+# report and purge live in hothat._cli_store
+command("report", _cli_store.REPORT_HELP, _cli_store.report_arguments)(_cli_store.run_report)
+command("purge", _cli_store.PURGE_HELP, _cli_store.purge_arguments)(_cli_store.run_purge)
 
 
 # ----------------------------------------------------------------------------------------------------------
