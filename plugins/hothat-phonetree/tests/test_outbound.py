@@ -432,12 +432,14 @@ async def test_a_call_no_provider_placed_does_not_count_but_a_possibly_placed_on
 @respx.mock
 async def test_calls_through_one_account_are_placed_at_most_n_at_a_time(make_channel: MakeChannel) -> None:
     in_flight, peak = 0, 0
-    release = asyncio.Event()
+    full, release = asyncio.Event(), asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:
         nonlocal in_flight, peak
         in_flight += 1
         peak = max(peak, in_flight)
+        if in_flight == 2:
+            full.set()
         await release.wait()
         in_flight -= 1
         return httpx.Response(201, json=TWILIO_OK)
@@ -446,9 +448,7 @@ async def test_calls_through_one_account_are_placed_at_most_n_at_a_time(make_cha
     channel = make_channel(twilio(max_concurrent_calls=2))
     numbers = [f"+467017406{n:02d}" for n in range(20, 26)]
     calls = [asyncio.create_task(channel.deliver(message(key=n, address=n))) for n in numbers]
-    for _ in range(20):  # let every task reach the semaphore or the provider
-        await asyncio.sleep(0)
-    assert (in_flight, peak) == (2, 2)
+    await asyncio.wait_for(full.wait(), timeout=5)  # two calls are at the provider, four wait their turn
     release.set()
     receipts = await asyncio.gather(*calls)
 
@@ -458,9 +458,10 @@ async def test_calls_through_one_account_are_placed_at_most_n_at_a_time(make_cha
 
 @respx.mock
 async def test_a_call_waiting_too_long_for_a_free_slot_tries_the_next_provider(make_channel: MakeChannel) -> None:
-    release = asyncio.Event()
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def stuck(request: httpx.Request) -> httpx.Response:
+        holding.set()
         await release.wait()
         return httpx.Response(201, json=TWILIO_OK)
 
@@ -469,8 +470,7 @@ async def test_a_call_waiting_too_long_for_a_free_slot_tries_the_next_provider(m
     timeout: dict[str, Any] = {"connect": 5, "read": 15, "write": 10, "pool": 0.05}
     channel = make_channel(twilio(max_concurrent_calls=1), elks(), timeout=timeout)
     first = asyncio.create_task(channel.deliver(message(key="a")))
-    for _ in range(5):
-        await asyncio.sleep(0)
+    await asyncio.wait_for(holding.wait(), timeout=5)  # the account's only slot is taken
 
     receipt = await channel.deliver(message(key="b", address="+46701740621"))
     release.set()
