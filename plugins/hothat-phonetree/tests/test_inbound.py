@@ -86,7 +86,7 @@ def test_twilio_key_1_answers_with_exact_twiml(make_channel: MakeChannel) -> Non
 
 def test_twilio_star_replays_the_remembered_message_with_the_next_turns_urls(make_channel: MakeChannel) -> None:
     channel = make_channel(twilio())
-    channel.calls.remember(CallScript.of(message()), "x")
+    channel.calls.remember(CallScript.of(message()))
 
     result = channel.parse_inbound(*twilio_request("gather", Digits="*"))
 
@@ -133,7 +133,7 @@ def test_twilio_never_believes_a_key_from_a_machine(make_channel: MakeChannel, a
 
 def test_twilio_status_after_a_key_adds_no_outcome(make_channel: MakeChannel) -> None:
     channel = make_channel(twilio())
-    channel.calls.remember(CallScript.of(message()), "x")
+    channel.calls.remember(CallScript.of(message()))
 
     channel.parse_inbound(*twilio_request("gather", Digits="1"))
     result = channel.parse_inbound(*twilio_request("status", CallStatus="completed", AnsweredBy="human"))
@@ -217,7 +217,7 @@ def sinch_callback(payload: Mapping[str, object]) -> WebhookRequest:
 
 def test_sinch_ace_from_a_person_runs_the_menu_in_swedish(make_channel: MakeChannel) -> None:
     channel = make_channel(sinch())
-    channel.calls.remember(CallScript.of(message()), "x")
+    channel.calls.remember(CallScript.of(message()))
 
     result = channel.parse_inbound(*sinch_callback({"event": "ace", "amd": {"status": "human", "reason": "n/a"}}))
 

@@ -175,7 +175,6 @@ class Callback:
 @attrs.define
 class _Call:
     script: CallScript
-    call_id: str | None
     expires: float
     settled: bool = False
 
@@ -197,10 +196,10 @@ class CallBook:
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remember(self, script: CallScript, call_id: str | None) -> None:
+    def remember(self, script: CallScript) -> None:
         """Remember a placed call."""
         with self._lock:
-            self._calls[script.key] = _Call(script, call_id, self._clock() + self._ttl)
+            self._calls[script.key] = _Call(script, self._clock() + self._ttl)
             self._calls.move_to_end(script.key)
             while len(self._calls) > self._size:
                 self._calls.popitem(last=False)
@@ -329,7 +328,6 @@ class VoiceProvider(abc.ABC, Generic[S]):
         env: the channel's name, settings and call memory.
     """
 
-    kind: ClassVar[str]
     events: ClassVar[frozenset[str]]
     """The callback events (last URL path segment) this provider is sent."""
 

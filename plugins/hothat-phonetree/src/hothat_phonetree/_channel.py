@@ -285,7 +285,7 @@ class VoiceChannel(Channel):
         if not response.is_success:
             return provider.refused(response)
         call_id, raw = provider.accepted(response)
-        self.calls.remember(script, call_id)
+        self.calls.remember(script)
         log.info("call to %s placed by %s as %s", shown, provider.name, call_id or "-")
         return Receipt(
             channel=self.name,

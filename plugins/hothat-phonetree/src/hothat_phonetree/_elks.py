@@ -40,7 +40,6 @@ _ENDED = {"busy": DeliveryStatus.BUSY, "failed": DeliveryStatus.NO_ANSWER}
 class ElksProvider(VoiceProvider[ElksVoiceSettings]):
     """The 46elks adapter."""
 
-    kind: ClassVar[str] = "46elks"
     events: ClassVar[frozenset[str]] = frozenset({"ivr", "hangup"})
 
     def _url(self, event: str, params: CallParams) -> str:

@@ -79,7 +79,6 @@ def tts_prompt(text: str) -> str:
 class SinchProvider(VoiceProvider[SinchVoiceSettings]):
     """The Sinch Voice adapter."""
 
-    kind: ClassVar[str] = "sinch"
     events: ClassVar[frozenset[str]] = frozenset({"callback"})
 
     def __init__(self, settings: SinchVoiceSettings, env: Env) -> None:

@@ -52,7 +52,6 @@ _ENDED = {
 class TwilioProvider(VoiceProvider[TwilioVoiceSettings]):
     """The Twilio adapter."""
 
-    kind: ClassVar[str] = "twilio"
     events: ClassVar[frozenset[str]] = frozenset({"gather", "nokey", "status"})
 
     # -- placing the call ---------------------------------------------------------------------------------
