@@ -70,7 +70,7 @@ def test_a_dry_run_lists_what_is_past_the_retention_and_removes_nothing(
     assert re.fullmatch(r"Avslutade före \d{4}-\d\d-\d\d \d\d:\d\d \(lagringstid 730d\):", lines[0])
     # Only the incident closed 800 days ago: not the one open for 900 days, nor those closed 100 and 2 days ago.
     assert lines[1].split() == [seeded.refs["old"], "avslutat", closed]
-    assert lines[2:] == ["1 ärenden kan tas bort. Kör igen med --yes för att ta bort dem."]
+    assert lines[2:] == ["1 ärende kan tas bort. Kör igen med --yes för att ta bort det."]
     assert len(references(seeded.path)) == 5
     assert seeded.path.read_bytes() == before
 
@@ -80,7 +80,7 @@ def test_yes_removes_them_and_keeps_open_incidents_and_the_stop_list(
 ) -> None:
     code, out, _ = purge(capsys, seeded, "--yes", "--lang", "en")
     assert code == 0
-    assert out.splitlines()[-1] == "1 incidents removed."
+    assert out.splitlines()[-1] == "1 incident removed."
     remaining = references(seeded.path)
     assert seeded.refs["old"] not in remaining
     assert seeded.refs["forgotten"] in remaining  # open for 900 days: an open incident is never purged

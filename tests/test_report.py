@@ -127,6 +127,10 @@ def test_without_a_config_the_trail_shows_ids_and_in_english_its_words(
     assert acknowledged.split()[2:] == ["Acknowledged", "3.1.1", "party_security_contact", "per", "sms"]
     assert "Per Exempelsson" not in out
     assert "Assess the situation" not in out  # step titles come from the config
+    # The incident itself says its targeted person (who reported it here) has protected identity.
+    reported = next(row for row in out.splitlines() if "Reported" in row)
+    assert reported.split()[2:5] == ["Reported", "protected", "identity"]
+    assert "lena" not in out
 
 
 def test_the_trail_as_json_and_csv(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:

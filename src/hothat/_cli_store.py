@@ -167,10 +167,12 @@ _PURGE = {
     ),
     "line": ("  {}  avslutat {}", "  {}  closed {}"),
     "dry": (
-        "{} ärenden kan tas bort. Kör igen med --yes för att ta bort dem.",
-        "{} incidents may be removed. Run again with --yes to remove them.",
+        "{} {} kan tas bort. Kör igen med --yes för att ta bort {}.",
+        "{} {} may be removed. Run again with --yes to remove {}.",
     ),
-    "done": ("{} ärenden borttagna.", "{} incidents removed."),
+    "done": ("{} {} borttagna.", "{} {} removed."),
+    "incidents": ("ärende|ärenden", "incident|incidents"),
+    "them": ("det|dem", "it|them"),
     "no_retention": (
         '{} anger ingen lagringstid: skriv t.ex. retention = "730d" under [municipality]',
         '{} sets no retention: add e.g. retention = "730d" under [municipality]',
@@ -185,6 +187,10 @@ def run_purge(args: argparse.Namespace) -> int:
 
     def say(key: str, *values: object) -> str:
         return _PURGE[key][1 if args.lang == "en" else 0].format(*values)
+
+    def plural(key: str, count: int) -> str:
+        one, _, many = say(key).partition("|")
+        return one if count == 1 else many
 
     if not args.config:
         _err("--config FILE is needed: the municipality file sets the retention")
@@ -208,10 +214,10 @@ def run_purge(args: argparse.Namespace) -> int:
         for candidate in found:
             _out(say("line", candidate.reference, candidate.closed_at.astimezone(zone).strftime("%Y-%m-%d")))
         if not args.yes:
-            _out(say("dry", len(found)))
+            _out(say("dry", len(found), plural("incidents", len(found)), plural("them", len(found))))
             return EXIT_OK
         removed = await store.purge([c.id for c in found])
-        _out(say("done", removed))
+        _out(say("done", removed, plural("incidents", removed)))
         return EXIT_OK
 
     return _run(args, municipality, work)

@@ -170,12 +170,16 @@ _WORDS: dict[str, tuple[str, str]] = {
     # statistics
     "stats_title": ("Lägesbild: hot, hat och våld mot förtroendevalda", "Overview: threats, hate and violence"),
     "incidents": ("Ärenden", "Incidents"),
-    "of_which": ("varav {} öppna, {} avslutade", "{} open, {} closed"),
+    "of_which": ("varav {} {}, {} {}", "{} {}, {} {}"),
+    "open_n": ("öppet|öppna", "open|open"),
+    "closed_n": ("avslutat|avslutade", "closed|closed"),
     "by_kind": ("Per typ", "By kind"),
     "by_severity": ("Per allvarlighetsgrad", "By severity"),
     "by_month": ("Per månad (anmälan)", "By month (reported)"),
     "median_ack": ("Tid till första kvittens, median", "Time to first acknowledgement, median"),
-    "acked_of": ("{} av {} ärenden kvitterade", "{} of {} incidents acknowledged"),
+    "acked_of": ("{} av {} {} {}", "{} of {} {} acknowledged"),
+    "incidents_n": ("ärende|ärenden", "incident|incidents"),
+    "acked_n": ("kvitterat|kvitterade", "|"),
     "no_ack": ("ingen kvittens ännu", "no acknowledgement yet"),
 }
 
@@ -183,6 +187,12 @@ _WORDS: dict[str, tuple[str, str]] = {
 def _word(key: str, lang: str) -> str:
     pair = _WORDS.get(key)
     return key if pair is None else pair[1 if lang == "en" else 0]
+
+
+def _plural(key: str, count: int, lang: str) -> str:
+    """The singular or plural of a ``"one|many"`` word."""
+    one, _, many = _word(key, lang).partition("|")
+    return one if count == 1 else many
 
 
 def _pick(pair: tuple[str, str] | None, fallback: str, lang: str) -> str:
@@ -340,15 +350,22 @@ _TRAIL = ("step", "role", "person", "medium", "detail")
 
 
 class _Names:
-    """Ids to display names, from the municipality when there is one."""
+    """Ids to display names, from the municipality when there is one.
 
-    def __init__(self, municipality: Municipality | None, lang: str) -> None:
+    A person with protected identity is shown by those words only: the directory says who (with a municipality),
+    and a protected incident's targeted person is known from the incident itself (also without one).
+    """
+
+    def __init__(self, municipality: Municipality | None, lang: str, protected: frozenset[str] = frozenset()) -> None:
         self.municipality = municipality
         self.lang = lang
+        self.protected = protected
 
     def person(self, person_id: str | None) -> str:
         if not person_id:
             return ""
+        if person_id in self.protected:
+            return _word("protected", self.lang)
         if self.municipality is None:
             return person_id
         person = self.municipality.directory.people.get(person_id)
@@ -383,7 +400,10 @@ async def incident_trail(
     trail = _decode(incident_id, await store.load(incident_id))
     first = trail[0]
     assert isinstance(first, ev.IncidentReported)
-    names = _Names(municipality, lang)
+    incident = first.incident
+    names = _Names(
+        municipality, lang, frozenset({incident.targeted} if incident.targeted and incident.is_protected else ())
+    )
     routine = municipality.known_routine(first.incident.routine) if municipality is not None else None
     queued: dict[str, ev.NotificationQueued] = {}
     roles: dict[tuple[str, str], str] = {}  # (step, person) -> the role they were last asked as
@@ -782,7 +802,14 @@ def format_statistics(numbers: Statistics, fmt: Format = "text", *, lang: str = 
     lines = [
         w("stats_title", lang),
         "",
-        f"{w('incidents', lang)}: {numbers.incidents} ({w('of_which', lang).format(numbers.open, numbers.closed)})",
+        f"{w('incidents', lang)}: {numbers.incidents} ("
+        + w("of_which", lang).format(
+            numbers.open,
+            _plural("open_n", numbers.open, lang),
+            numbers.closed,
+            _plural("closed_n", numbers.closed, lang),
+        )
+        + ")",
         "",
         *block(w("by_kind", lang), {kind_label(k, lang): n for k, n in numbers.by_kind.items()}),
         "",
@@ -790,6 +817,13 @@ def format_statistics(numbers: Statistics, fmt: Format = "text", *, lang: str = 
         "",
         *block(w("by_month", lang), dict(numbers.by_month)),
         "",
-        f"{w('median_ack', lang)}: {median} ({w('acked_of', lang).format(numbers.acknowledged, numbers.incidents)})",
+        f"{w('median_ack', lang)}: {median} ("
+        + w("acked_of", lang).format(
+            numbers.acknowledged,
+            numbers.incidents,
+            _plural("incidents_n", numbers.incidents, lang),
+            _plural("acked_n", numbers.incidents, lang),
+        )
+        + ")",
     ]
     return "\n".join(lines)
