@@ -199,6 +199,8 @@ class StepState:
     skip_reason: str = ""
     nodes: list[TreeNodeState] = attrs.field(factory=list)
     tree_acks: list[str] = attrs.field(factory=list)
+    # A cache, not state: asks before this index are all finished (decide skips them). Not compared.
+    live_from: int = attrs.field(default=0, eq=False)
 
 
 @attrs.define
@@ -711,7 +713,13 @@ def decide(state: IncidentState, now: datetime) -> list[Command]:
                 _decide_overdue(step, st, severity, now, commands, wakes)
     for step in state.routine.steps:
         st = state.steps[step.id]
-        for index, ask in enumerate(st.asks):
+        asks = st.asks
+        start = st.live_from
+        while start < len(asks) and not asks[start].active:
+            start += 1
+        st.live_from = start  # a cache of finished asks; the decisions do not depend on it
+        for index in range(start, len(asks)):
+            ask = asks[index]
             if not ask.active or ask.pending is not None or ask.next_at is None:
                 continue
             if state.closed and ask.kind is not MessageKind.CLOSED:

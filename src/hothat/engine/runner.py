@@ -184,6 +184,7 @@ class Engine:
         self._states: dict[str, IncidentState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._codes: dict[str, dict[str, tuple[str, str]]] = {}
+        self._codes_of: dict[str, set[tuple[str, str, str]]] = {}  # incident → (person, code, step) reserved
         self._queued: dict[str, ev.NotificationQueued] = {}
         self._provider_ids: dict[str, tuple[str, str]] = {}
         self._optout: set[str] = set()
@@ -191,6 +192,8 @@ class Engine:
         self._observed: dict[str, asyncio.Future[None]] = {}
         self._unrecorded: dict[str, tuple[str, Event]] = {}
         self._inflight: set[str] = set()
+        self._results: dict[str, list[tuple[str, Event]]] = {}
+        self._draining: set[str] = set()
         # A store shared by several engine processes (PostgreSQL) says so; a single-process store (memory, SQLite)
         # has one engine at a time, which may take over the leases of the process that ran before it.
         self._shared = bool(getattr(self.store, "shared", False))
@@ -202,6 +205,9 @@ class Engine:
         self._started = False
         self._ref_counter = 0
         self._by_address = self._index_addresses()
+        self._protected_people = tuple(
+            p.name for p in municipality.directory.people.values() if p.protected_identity and p.name
+        )
         self._observers = bool(self.plugins.pm.hook.hothat_incident_event.get_hookimpls())
         self._tokens = self._make_tokens(token_secret)
 
@@ -495,7 +501,7 @@ class Engine:
         if not state.closed:
             for (step_id, person), code in state.codes.items():
                 if state.steps[step_id].status not in (StepStatus.COMPLETED, StepStatus.SKIPPED):
-                    self._codes.setdefault(person, {})[code] = (incident_id, step_id)
+                    self._reserve_code(person, code, incident_id, step_id)
         if not state.closed:
             self._states[incident_id] = state
         return state
@@ -504,7 +510,7 @@ class Engine:
         if isinstance(event, ev.NotificationQueued):
             self._queued[event.key] = event
             if codes and event.code is not None:
-                self._codes.setdefault(event.person, {})[event.code] = (incident_id, event.step)
+                self._reserve_code(event.person, event.code, incident_id, event.step)
         elif isinstance(event, ev.NotificationSent):
             self._queued.pop(event.key, None)
             if event.provider_id:
@@ -512,11 +518,23 @@ class Engine:
         elif isinstance(event, ev.DeliveryFailed):
             self._queued.pop(event.key, None)
 
+    def _reserve_code(self, person: str, code: str, incident_id: str, step: str) -> None:
+        self._codes.setdefault(person, {})[code] = (incident_id, step)
+        self._codes_of.setdefault(incident_id, set()).add((person, code, step))
+
     def _release_codes(self, incident_id: str, step: str | None = None) -> None:
-        for codes in self._codes.values():
-            for code, (inc, st) in list(codes.items()):
-                if inc == incident_id and (step is None or st == step):
-                    del codes[code]
+        """Free the reply codes of a finished step (or of the whole incident)."""
+        reserved = self._codes_of.get(incident_id)
+        if not reserved:
+            return
+        for entry in [e for e in reserved if step is None or e[2] == step]:
+            person, code, _ = entry
+            codes = self._codes.get(person)
+            if codes is not None and codes.get(code, ("", ""))[0] == incident_id:
+                del codes[code]
+            reserved.discard(entry)
+        if not reserved:
+            del self._codes_of[incident_id]
 
     # -- the loop -----------------------------------------------------------------------------------------------
 
@@ -698,7 +716,7 @@ class Engine:
             code = state.codes.get((cmd.step, person.id))
             if code is None:
                 code = self._allocate_code(person.id)
-                self._codes.setdefault(person.id, {})[code] = (state.incident.id, cmd.step)
+                self._reserve_code(person.id, code, state.incident.id, cmd.step)
         key = f"{state.incident.id}:{cmd.step}:{cmd.ask}:{cmd.contact}:{cmd.attempt}"
         return ev.NotificationQueued(
             now,
@@ -777,17 +795,32 @@ class Engine:
         await self._record_result(incident_id, key, result)
 
     async def _record_result(self, incident_id: str, key: str, result: Event) -> None:
-        """Record a delivery outcome; if the store refuses now (locked, full), keep it and record it later."""
+        """Record a delivery outcome; if the store refuses now (locked, full), keep it and record it later.
+
+        Outcomes of one incident that arrive together are recorded in one commit: the first delivery task to
+        finish drains what the others add meanwhile.
+        """
+        self._results.setdefault(incident_id, []).append((key, result))
+        if incident_id in self._draining:
+            return
+        self._draining.add(incident_id)
         try:
-            await self._drive(incident_id, [result], settle=[key])
-        except Exception:
-            log.exception(
-                "incident %s: the outcome of %s could not be recorded; it is kept and recorded at the next wake-up",
-                incident_id,
-                key,
-            )
-            self._unrecorded[key] = (incident_id, result)
-            self._wake.set()
+            while self._results.get(incident_id):
+                await asyncio.sleep(0)  # let deliveries finishing in this same turn join the batch
+                batch = self._results.pop(incident_id)
+                try:
+                    await self._drive(incident_id, [r for _, r in batch], settle=[k for k, _ in batch])
+                except Exception:
+                    log.exception(
+                        "incident %s: %d delivery outcome(s) could not be recorded; kept for the next wake-up",
+                        incident_id,
+                        len(batch),
+                    )
+                    for batch_key, batch_result in batch:
+                        self._unrecorded[batch_key] = (incident_id, batch_result)
+                    self._wake.set()
+        finally:
+            self._draining.discard(incident_id)
 
     async def _attempt(
         self, queued: ev.NotificationQueued, binding: _Binding | None, message: OutboundMessage | None
@@ -810,7 +843,8 @@ class Engine:
                 "the number has opted out (STOP)",
             )
         try:
-            receipt = await asyncio.wait_for(binding.channel.deliver(message), timeout=self.deliver_timeout)
+            async with asyncio.timeout(self.deliver_timeout):
+                receipt = await binding.channel.deliver(message)
         except RetryableDeliveryError as exc:
             return ev.DeliveryFailed(
                 self.clock.now(),
@@ -1044,7 +1078,7 @@ class Engine:
         return Actor(name=person.name, role_name=role_name, protected=person.protected_identity)
 
     def _protected_names(self, incident: Incident) -> list[str]:
-        names = [p.name for p in self.municipality.directory.people.values() if p.protected_identity and p.name]
+        names = list(self._protected_people)
         if incident.targeted and incident.is_protected:
             targeted = self.municipality.directory.people.get(incident.targeted)
             if targeted is not None and targeted.name:
