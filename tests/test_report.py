@@ -241,6 +241,40 @@ def test_a_damaged_store_is_reported_in_one_line_and_left_as_it_is(
     assert damaged.read_bytes() == before
 
 
+def test_a_damaged_page_is_found_before_anything_is_read(
+    seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    damaged = tmp_path / "hothat.db"
+    shutil.copy(seeded.path, damaged)
+    with damaged.open("r+b") as file:
+        file.seek(4096 * 2 + 8)  # the header of the third page: a b-tree page of the store
+        file.write(b"\x07" * 64)
+    err = _one_line_exit_2(capsys, "--store", str(damaged), "--stats")
+    assert "is not a readable hothat database" in err
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("UPDATE events SET payload = '{\"at\": 1' WHERE version = 3", "cannot be read"),
+        ("UPDATE events SET type = 'Teleported@1' WHERE version = 3", "unknown event type 'Teleported@1'"),
+        ("UPDATE events SET type = 'StepActivated@7' WHERE version = 2", "newer than this hothat understands"),
+    ],
+)
+def test_a_trail_this_hothat_cannot_read_is_one_line_naming_the_incident_not_its_data(
+    seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: str, says: str
+) -> None:
+    broken = tmp_path / "hothat.db"
+    shutil.copy(seeded.path, broken)
+    with sqlite3.connect(broken) as conn:
+        conn.execute(change)
+    conn.close()
+    err = _one_line_exit_2(capsys, "--store", str(broken), "--all")
+    assert says in err
+    assert "incident " in err
+    assert not any(secret in err for secret in SECRETS)
+
+
 def test_a_store_from_a_newer_hothat_is_refused(
     seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
