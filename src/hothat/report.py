@@ -42,6 +42,7 @@ from hothat.domain import IncidentKind, IncidentStatus, Municipality, Severity
 from hothat.engine import events as ev
 from hothat.errors import IncidentError, StoreError
 from hothat.store import Store, StoredEvent
+from hothat.store.sqlite import SqliteStore
 
 __all__ = [
     "Format",
@@ -137,7 +138,6 @@ _WORDS: dict[str, tuple[str, str]] = {
     "taken": ("taget", "taken"),
     "exhausted": ("ingen nådd", "nobody reached"),
     "none": ("Inga ärenden.", "No incidents."),
-    "after": ("efter {}", "after {}"),
     # trail view
     "time": ("Tid", "Time"),
     "event": ("Händelse", "Event"),
@@ -235,10 +235,10 @@ def _decode(incident_id: str, records: Sequence[StoredEvent]) -> list[ev.Event]:
         raise StoreError(f"incident {incident_id} cannot be read: {exc}") from None
 
 
-async def _trails(store: Store) -> list[tuple[str, list[ev.Event]]]:
+async def _trails(store: Store, skip: frozenset[str] = frozenset()) -> list[tuple[str, list[ev.Event]]]:
     out = []
     for incident_id in await store.incidents():
-        if incident_id.startswith("_"):
+        if incident_id.startswith("_") or incident_id in skip:
             continue  # a pseudo-trail (the STOP list), not an incident
         trail = _decode(incident_id, await store.load(incident_id))
         if trail and isinstance(trail[0], ev.IncidentReported):
@@ -312,7 +312,11 @@ async def incident_list(store: Store, *, now: datetime, recent: timedelta | None
 
     Each group newest first.
     """
-    rows = [_summarise(i, trail) for i, trail in await _trails(store)]
+    skip: frozenset[str] = frozenset()
+    if recent is not None and isinstance(store, SqliteStore):
+        # A closed incident last written before the window was closed before it too: no need to read its trail.
+        skip = frozenset(r.id for r in await store.incident_rows() if not r.is_open and r.updated_at < now - recent)
+    rows = [_summarise(i, trail) for i, trail in await _trails(store, skip)]
     shown = [r for r in rows if r.closed_at is None or recent is None or r.closed_at >= now - recent]
     shown.sort(key=lambda r: (r.status is IncidentStatus.OPEN, r.reported_at), reverse=True)
     return shown
