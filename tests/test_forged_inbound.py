@@ -199,21 +199,10 @@ async def _noop() -> None:
     return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="replay protection is an in-memory set in SmsChannel (_RecentKeys), lost at restart, and Twilio signs "
-    "no timestamp; the engine re-issues the smallest free reply code, so an old signed '10' acknowledges a new "
-    "incident on the sender's behalf",
-)
 async def test_a_captured_twilio_reply_replayed_after_a_restart_does_not_take_a_new_incident() -> None:
     assert not await _capture_then_reuse("twilio")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SinchProvider.verify checks the HMAC but not the age of x-sinch-webhook-signature-timestamp; the nonce "
-    "memory is lost at restart, so a captured signed reply is accepted again days later",
-)
 async def test_a_captured_sinch_reply_replayed_after_a_restart_does_not_take_a_new_incident() -> None:
     assert not await _capture_then_reuse("sinch")
 
@@ -305,11 +294,6 @@ async def test_a_forged_or_misapplied_link_token_is_refused(
     assert leaked(caplog, forged, token) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine.follow_link raises TokenError without logging anything: a probe of forged or reused links leaves "
-    "no trace in the log (the SMS channel logs every refused callback)",
-)
 async def test_a_refused_link_is_logged_with_its_reason(town: Town, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     await _links(town)

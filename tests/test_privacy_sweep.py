@@ -128,11 +128,6 @@ async def test_every_message_keeps_to_its_level(level: str, internal: bool) -> N
         assert any("Socialdemokraterna" in rendered(m) for m in sent), "standard and up show the party"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner._names_any/_redact match a protected person's full name only: a description that names her by "
-    "surname or first name alone ('Kask fick ett hotbrev') reaches full-disclosure messages unredacted",
-)
 async def test_a_protected_surname_alone_is_not_shown_at_full() -> None:
     _, sent = await drill("full", True, description="Kask fick ett hotbrev; Lena är rädd.")
     assert [m.kind for m in sent if names_in(rendered(m))] == []

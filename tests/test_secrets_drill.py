@@ -240,11 +240,6 @@ async def test_no_secret_appears_in_logs_reprs_errors_or_the_trail(
     assert len(log_lines) > 50, "the drill was logged at DEBUG (and the check looked at it)"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SmtpSettings (and ChannelSettings, its base) lack hide_input_in_errors: a validation error echoes the "
-    "password given in the table as input_value",
-)
 def test_an_smtp_settings_error_does_not_echo_the_password() -> None:
     import pydantic
 

@@ -247,7 +247,8 @@ class ChannelSettings(pydantic.BaseModel):
     misspelled setting is an error, not a silent default.
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a validation error must never echo a password given in the table.
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     internal: bool = False
     """Mark a channel as internal: only then may it carry ``full`` disclosure."""

@@ -41,6 +41,7 @@ __all__ = [
     "NotificationSent",
     "OptOutChanged",
     "Purpose",
+    "ReplySeen",
     "RoleAssigned",
     "RoleUnresolved",
     "StallDetected",
@@ -302,6 +303,14 @@ class StallDetected(Event):
 
 
 @attrs.frozen
+class ReplySeen(Event):
+    """A provider's reply message was acted on. Kept in the ``_contacts`` trail so that a captured, validly signed
+    reply replayed later (even after a restart) is refused. ``reply`` is ``channel:provider message id``."""
+
+    reply: str
+
+
+@attrs.frozen
 class OptOutChanged(Event):
     """A phone number sent STOP (``opted_out``) or START. Kept in the ``_contacts`` trail, not an incident's."""
 
@@ -342,6 +351,7 @@ _TYPES: dict[str, type[Event]] = {
         IncidentClosed,
         TreeNodePassed,
         OptOutChanged,
+        ReplySeen,
     )
 }
 

@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -188,6 +189,7 @@ class Engine:
         self._queued: dict[str, ev.NotificationQueued] = {}
         self._provider_ids: dict[str, tuple[str, str]] = {}
         self._optout: set[str] = set()
+        self._seen_replies: set[str] = set()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._observed: dict[str, asyncio.Future[None]] = {}
         self._unrecorded: dict[str, tuple[str, Event]] = {}
@@ -371,6 +373,8 @@ class Engine:
             event = ev.decode(record.type, record.payload)
             if isinstance(event, ev.OptOutChanged):
                 (self._optout.add if event.opted_out else self._optout.discard)(event.address)
+            elif isinstance(event, ev.ReplySeen):
+                self._seen_replies.add(event.reply)
         # Overdue wake-ups fire at once, earliest first (and the watchdog records how late they are).
         await self.run_due()
 
@@ -1394,6 +1398,13 @@ class Engine:
             if target is None:
                 log.info("an answer from %s matched no open step; ignored", event.channel)
                 return
+            if event.reply_code is not None and event.provider_id:
+                seen = f"{event.channel}:{event.provider_id}"
+                if seen in self._seen_replies:
+                    log.warning("a reply already acted on arrived again (a replay?) on %s; refused", event.channel)
+                    return
+                await self._remember(ev.ReplySeen(self.clock.now(), seen))
+                self._seen_replies.add(seen)
             incident_id, step, person = target
             via = self._bindings[event.channel].medium.value if event.channel in self._bindings else event.channel
             if acknowledge:
@@ -1416,24 +1427,25 @@ class Engine:
     async def _set_optout(self, address: str, opted_out: bool) -> None:
         if (address in self._optout) is opted_out:
             return
-        async with self._lock(_CONTACTS):
-            version = len(await self.store.load(_CONTACTS))
-            tag, payload = ev.encode(ev.OptOutChanged(self.clock.now(), address, opted_out))
-            await self.store.commit(
-                Commit(
-                    _CONTACTS,
-                    version,
-                    (EventRecord(tag, payload, self.clock.now()),),
-                    is_open=False,
-                    municipality=self.municipality.id,
-                )
-            )
+        await self._remember(ev.OptOutChanged(self.clock.now(), address, opted_out))
         (self._optout.add if opted_out else self._optout.discard)(address)
-        log.info(
-            "a number %s SMS (%s)",
-            "opted out of" if opted_out else "opted back in to",
-            "STOP" if opted_out else "START",
-        )
+        log.info("a number %s SMS", "opted out of" if opted_out else "opted back in to")
+
+    async def _remember(self, event: Event) -> None:
+        """Append to the ``_contacts`` trail: what the engine must remember across restarts beyond incidents."""
+        async with self._lock(_CONTACTS):
+            for attempt in range(_CONFLICT_RETRIES):
+                version = len(await self.store.load(_CONTACTS))
+                tag, payload = ev.encode(event)
+                record = EventRecord(tag, payload, event.at)
+                try:
+                    await self.store.commit(
+                        Commit(_CONTACTS, version, (record,), is_open=False, municipality=self.municipality.id)
+                    )
+                    return
+                except ConcurrencyError:
+                    if attempt + 1 == _CONFLICT_RETRIES:
+                        raise
 
     def _key_of(self, event: InboundEvent) -> tuple[str, str] | None:
         if event.message_key:
@@ -1468,7 +1480,11 @@ class Engine:
         from hothat.messages.tokens import LinkAction
 
         now = self.clock.now()
-        claims = self._tokens.verify(token, now)
+        try:
+            claims = self._tokens.verify(token, now)
+        except TokenError as exc:
+            log.warning("a link was refused: %s", exc.reason)  # never the token: it is a credential
+            raise
         state = await self._load(claims.incident_id) if claims.incident_id in self._states else None
         if state is None:
             try:
@@ -1476,6 +1492,7 @@ class Engine:
             except IncidentError:
                 raise TokenError("mismatch") from None
         if claims.nonce in state.nonces:
+            log.warning("a link was refused: used")
             raise TokenError("used")
         if claims.action is LinkAction.ACKNOWLEDGE:
             await self.acknowledge(
@@ -1533,21 +1550,36 @@ def _reason(exc: DeliveryError) -> str:
     return text[:300]
 
 
-def _names_any(names: Sequence[str], *texts: str) -> bool:
-    """Whether any name appears in any text, also in its GSM-7-normalised form ("Zoë" → "Zoe")."""
+def _name_forms(names: Sequence[str]) -> list[str]:
+    """A protected person's full name, each part of it ("Lena", "Kask"), and their GSM-7 forms, longest first."""
     from hothat.messages.gsm import normalize
 
-    lowered = [t.lower() for t in texts]
-    forms = {form for name in names for form in (name.lower(), normalize(name).lower()) if form}
-    return any(form in text for form in forms for text in lowered)
+    forms: set[str] = set()
+    for name in names:
+        for whole in (name, normalize(name)):
+            forms.add(whole)
+            forms.update(part for part in re.split(r"[\s\-]+", whole) if len(part) >= 2)
+    return sorted(forms, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _name_pattern_of(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    forms = _name_forms(names)
+    if not forms:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(f) for f in forms) + r")(?!\w)", re.IGNORECASE)
+
+
+def _name_pattern(names: Sequence[str]) -> re.Pattern[str] | None:
+    return _name_pattern_of(tuple(names))
+
+
+def _names_any(names: Sequence[str], *texts: str) -> bool:
+    """Whether a protected person is named in any text: full name or any part of it, as whole words."""
+    pattern = _name_pattern(names)
+    return pattern is not None and any(pattern.search(text) for text in texts)
 
 
 def _redact(text: str, names: Sequence[str]) -> str:
-    import re
-
-    from hothat.messages.gsm import normalize
-
-    for name in names:
-        for form in {name, normalize(name)}:
-            text = re.sub(re.escape(form), "[skyddad identitet]", text, flags=re.IGNORECASE)
-    return text
+    pattern = _name_pattern(names)
+    return pattern.sub("[skyddad identitet]", text) if pattern is not None else text
