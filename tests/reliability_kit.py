@@ -524,6 +524,11 @@ async def run_load(
                     return None
                 if action.what == "reply":
                     sent, code, incident_id, step_id = action.args
+                    # A person told the step is taken does not answer. (And must not: once the step is done, the
+                    # engine gives the same code to the person's next request, which a late answer would take;
+                    # see test_reliability_codes.py.)
+                    if (await engine.status(incident_id)).step(step_id).status is not StepStatus.ACTIVE:
+                        return None
                     request = gateway.reply("46elks", sms.webhook_url("46elks", "inbound"), sender=sent.to, text=code)
                     await engine.inbound("sms", *request)
                     report.replies += 1
