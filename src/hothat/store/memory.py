@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -21,6 +22,9 @@ class MemoryStore:
         self._open: dict[str, bool] = {}
         self._municipality: dict[str, str] = {}
         self._wake: dict[str, datetime] = {}
+        # Wake-ups in time order, for next_wake() and due() without scanning every open incident. An entry whose
+        # time no longer matches _wake is stale and dropped when met.
+        self._heap: list[tuple[datetime, str]] = []
         self._outbox: dict[str, OutboxItem] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}  # outbox key -> (owner, until)
         self._refs: dict[str, str] = {}
@@ -50,8 +54,12 @@ class MemoryStore:
         self._municipality[incident_id] = municipality
         if wake_at is None:
             self._wake.pop(incident_id, None)
-        else:
+        elif self._wake.get(incident_id) != wake_at:
             self._wake[incident_id] = wake_at
+            heapq.heappush(self._heap, (wake_at, incident_id))
+            if len(self._heap) > 2 * len(self._wake) + 1024:
+                self._heap = [(at, i) for i, at in self._wake.items()]
+                heapq.heapify(self._heap)
         for item in commit.outbox_put:
             self._outbox.setdefault(item.key, attrs.evolve(item, created_at=to_utc(item.created_at)))
         for key in commit.outbox_done:
@@ -79,11 +87,23 @@ class MemoryStore:
 
     async def due(self, now: datetime, limit: int = 100) -> list[WakeUp]:
         now = to_utc(now)
-        due = sorted((at, i) for i, at in self._wake.items() if at <= now)
-        return [WakeUp(i, at) for at, i in due[: max(limit, 0)]]
+        found: list[tuple[datetime, str]] = []
+        seen: set[str] = set()
+        heap = self._heap
+        while heap and len(found) < limit and heap[0][0] <= now:
+            at, incident_id = heapq.heappop(heap)
+            if self._wake.get(incident_id) == at and incident_id not in seen:
+                seen.add(incident_id)
+                found.append((at, incident_id))
+        for item in found:  # due() only reads: the wake-ups stay until a commit replaces them
+            heapq.heappush(heap, item)
+        return [WakeUp(i, at) for at, i in found]
 
     async def next_wake(self) -> datetime | None:
-        return min(self._wake.values(), default=None)
+        heap = self._heap
+        while heap and self._wake.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     async def outbox(self, incident_id: str | None = None) -> list[OutboxItem]:
         items = [o for o in self._outbox.values() if incident_id is None or o.incident_id == incident_id]
