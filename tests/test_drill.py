@@ -129,3 +129,14 @@ def test_progress_draws_only_on_a_terminal() -> None:
         bar.update(10, 10)
     assert "övning [###############...............]  50%  5/10" in loud.getvalue()
     assert loud.getvalue().endswith("\r")
+
+
+def test_the_docs_show_the_real_drill_report(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert drill_main(["examples/oxelosund/municipality.toml"]) == 0
+    text = (ROOT / "docs" / "testing" / "drills.md").read_text(encoding="utf-8")
+    block = text.split("<!-- drill:start -->")[1].split("<!-- drill:end -->")[0]
+    shown = [line for line in block.strip().splitlines() if not line.startswith("```")]
+    assert capsys.readouterr().out.splitlines() == shown

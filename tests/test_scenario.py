@@ -195,3 +195,23 @@ def test_simulate_cannot_write_the_html_file(tmp_path: Path, capsys: pytest.Capt
     code = main(["simulate", str(OX), str(scenario), "--html", str(tmp_path / "no" / "such" / "dir.html")])
     assert code == 1
     assert "cannot write" in capsys.readouterr().err
+
+
+def _docs_block(name: str, marker: str) -> list[str]:
+    text = (ROOT / "docs" / "testing" / name).read_text(encoding="utf-8")
+    block = text.split(f"<!-- {marker}:start -->")[1].split(f"<!-- {marker}:end -->")[0]
+    return [line for line in block.strip().splitlines() if not line.startswith("```")]
+
+
+def test_the_docs_show_the_real_simulate_output(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    main(["simulate", "examples/oxelosund/municipality.toml", "examples/oxelosund/scenarios/group_leader_answers.toml"])
+    actual = capsys.readouterr().out.splitlines()
+    position = 0
+    for line in _docs_block("index.md", "simulate"):
+        if line == "…":
+            continue
+        assert line in actual[position:], f"docs/testing/index.md shows a line hothat no longer prints: {line!r}"
+        position = actual.index(line, position) + 1

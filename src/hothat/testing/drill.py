@@ -59,7 +59,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 """The built-in scenarios with their Swedish and English names."""
 
 _DAY_START = "2026-03-10 10:00"  # a Tuesday morning
-_NIGHT_START = "2026-03-15 03:00"  # the night before a Monday
+_NIGHT_START = "2026-03-15 03:00"  # 03:00 on a Sunday: the night between Saturday and Sunday
 _WEEK_START = "2026-03-09 00:00"  # the Monday of that week (no daylight-saving change in it)
 _SLOT = timedelta(minutes=15)
 _SLOTS = 7 * 24 * 4

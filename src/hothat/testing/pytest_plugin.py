@@ -76,7 +76,7 @@ def hothat_config(request: pytest.FixtureRequest) -> str | os.PathLike[str] | Mu
     value = str(request.config.getini("hothat_config") or "")
     if not value:
         pytest.fail(
-            "hothat_sim needs a configuration: set hothat_config = \"municipality.toml\" under "
+            'hothat_sim needs a configuration: set hothat_config = "municipality.toml" under '
             "[tool.pytest.ini_options], or define a hothat_config fixture in conftest.py",
             pytrace=False,
         )
@@ -100,8 +100,11 @@ def hothat_sim_factory(
     made: list[SyncSimulation] = []
 
     def make(
-        config: str | os.PathLike[str] | Municipality | None = None, *, start: datetime | str | None = None,
-        lang: str | None = None, **kwargs: Any,
+        config: str | os.PathLike[str] | Municipality | None = None,
+        *,
+        start: datetime | str | None = None,
+        lang: str | None = None,
+        **kwargs: Any,
     ) -> Simulation | SyncSimulation:
         municipality = _load(config if config is not None else hothat_config)
         if asynchronous:

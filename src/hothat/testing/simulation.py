@@ -45,10 +45,9 @@ from hothat.channels import (
     Receipt,
     ReceiptStatus,
 )
-from hothat.domain import Incident, Medium, Municipality, parse_duration
+from hothat.domain import Incident, Medium, Municipality, Routine, format_duration, parse_duration
 from hothat.engine import Engine, VirtualClock
 from hothat.engine import events as ev
-from hothat.engine.core import StepStatus
 from hothat.errors import DeliveryError, HothatError, PermanentDeliveryError
 from hothat.plugins import HothatPlugins, get_plugin_manager
 from hothat.store import MemoryStore
@@ -249,12 +248,13 @@ class PersonScript:
                 if self.answer == "acknowledge"
                 else ("avböjer" if sv else "declines")
             )
-            parts.append(f"{verb} {'efter' if sv else 'after'} {self.delay}" + (f" via {self.via}" if self.via else ""))
+            after = f"{'efter' if sv else 'after'} {format_duration(self.delay)}"
+            parts.append(f"{verb} {after}" + (f" via {self.via}" if self.via else ""))
             if self.answer == "acknowledge":
                 if self.completion is None:
                     parts.append("gör aldrig klart" if sv else "never completes")
                 else:
-                    parts.append(f"{'klart efter' if sv else 'completes after'} {self.completion}")
+                    parts.append(f"{'klart efter' if sv else 'completes after'} {format_duration(self.completion)}")
         if self.unreachable_media:
             media = ", ".join(sorted(m.value for m in self.unreachable_media))
             parts.append(f"{'nås inte via' if sv else 'unreachable by'} {media}")
@@ -385,6 +385,7 @@ class Simulation:
         )
         self.incidents: list[Incident] = []
         """The incidents reported, in order."""
+        self._routines: dict[str, Routine] = {}
         self.record = record
         self._scripts: dict[str, PersonScript] = {}
         self._everyone = PersonScript("*")
@@ -548,6 +549,9 @@ class Simulation:
         await self.start_engine()
         incident = await self.engine.report(**kwargs)
         self.incidents.append(incident)
+        routine = self.municipality.known_routine(incident.routine)
+        if routine is not None:
+            self._routines[incident.id] = routine
         await self.engine.idle()
         await self._refresh()
         return incident
@@ -592,7 +596,7 @@ class Simulation:
     ) -> None:
         """``person`` completes ``step``; ``checked`` defaults to every checklist item of the step."""
         incident_id = self._incident_id(incident)
-        items = checked if checked is not None else await self._checklist(incident_id, step)
+        items = checked if checked is not None else self._checklist(incident_id, step)
         await self._act(self.engine.complete(incident_id, step=step, person=person, note=note, checked=items))
 
     async def record_fact(
@@ -613,9 +617,8 @@ class Simulation:
         """Close the incident."""
         await self._act(self.engine.close(self._incident_id(incident), by=by, reason=reason))
 
-    async def _checklist(self, incident_id: str, step: str) -> list[str]:
-        view = await self.engine.status(incident_id)
-        routine = self.municipality.known_routine(view.incident.routine)
+    def _checklist(self, incident_id: str, step: str) -> list[str]:
+        routine = self._routines.get(incident_id)
         if routine is None:
             return []
         try:
@@ -689,26 +692,19 @@ class Simulation:
             self._plan(self.clock.now() + script.completion, complete)
 
     async def _complete(self, incident_id: str, step: str, person: str, script: PersonScript) -> None:
-        view = await self.engine.status(incident_id)
-        if view.incident.status != "open":
-            return
-        step_view = view.step(step)
-        if step_view.status is StepStatus.COMPLETED or person not in step_view.assignees:
-            return
+        # Only planned after the person's answer took the step, so they are its assignee (a completed step is
+        # left alone by the engine; a closed incident or a joint step still waiting for others is noted).
         try:
             await self.engine.complete(
-                incident_id,
-                step=step,
-                person=person,
-                note=script.note,
-                checked=await self._checklist(incident_id, step),
+                incident_id, step=step, person=person, note=script.note, checked=self._checklist(incident_id, step)
             )
         except HothatError as exc:
             await self.note(incident_id, step, person, None, str(exc))
         await self.engine.idle()
 
     async def _version(self, incident_id: str) -> int:
-        return (await self.engine.status(incident_id)).version
+        # The length of the trail: cheap on the memory store, and grows with every recorded answer.
+        return len(await self.store.load(incident_id))
 
     async def _why(self, incident_id: str, step: str) -> str:
         view = await self.engine.status(incident_id)

@@ -12,6 +12,7 @@ People with protected identity are shown by their role, never by name.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import overload
@@ -63,6 +64,8 @@ _REASONS: dict[str, tuple[str, str]] = {
     "declined": ("avböjt", "declined"),
     "nobody holds the role": ("ingen har rollen", "nobody holds the role"),
 }
+
+_CONDITION = re.compile(r"condition '(.+)' is false")
 
 _OWNER_KINDS = {
     MessageKind.NOTIFY: Purpose.OWNER,
@@ -220,6 +223,11 @@ class Timeline(Sequence[TimelineEntry]):
             fact, _, value = entry.detail.partition("=")
             words = ("ja", "nej") if index == 0 else ("yes", "no")
             return f"{fact} = {words[0] if value == 'true' else words[1]}"
+        if entry.event == "skipped":
+            found = _CONDITION.fullmatch(entry.detail)
+            if found is not None:
+                return f"{found[1]} = {'nej' if index == 0 else 'no'}"
+            return entry.detail
         if entry.event == "fallback":
             return " → ".join(self.role_name(r, lang) for r in entry.detail.split(">") if r)
         if entry.event == "message" or (entry.event in ("acknowledged", "declined") and entry.medium):
