@@ -80,10 +80,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         f"· {scenario.incident.kind.value}, {scenario.incident.severity.value}"
         + (f", {scenario.incident.party}" if scenario.incident.party else "")
     )
-    for person_id, spec in scenario.people.items():
+    for person_id in scenario.people:
         who = ("everyone else" if en else "alla andra") if person_id == "*" else person_id
         script = sim.everyone() if person_id == "*" else sim.person(person_id)
-        del spec
         _out(f"  {who}: {script.describe(lang)}")
     _out()
     _out(result.timeline.text(lang))

@@ -997,8 +997,8 @@ class SyncSimulation:
         self.close()
 
     def __getattr__(self, name: str) -> Any:
-        # Reading methods and assertions are synchronous already: hand them through.
-        if name.startswith("_"):
+        # Reading methods, scripts and assertions are synchronous already: hand them through.
+        if name.startswith("_") or name in ("start_engine", "note"):
             raise AttributeError(name)
         return getattr(self.sim, name)
 
@@ -1018,6 +1018,10 @@ class SyncSimulation:
     def advance(self, delta: Duration) -> datetime:
         """Move the clock forward, running what falls due."""
         return self._run(self.sim.advance(delta))
+
+    def run_until(self, at: datetime) -> datetime:
+        """Run until the simulated time ``at``."""
+        return self._run(self.sim.run_until(at))
 
     def run_until_quiet(self, limit: Duration = "24h", **kwargs: Any) -> datetime:
         """Run until nothing more is due, or ``limit``."""
