@@ -13,7 +13,7 @@ import pytest
 
 from hothat.channels import DeliveryStatus, InboundKind
 from hothat.errors import AmbiguousDeliveryError, InboundError, RetryableDeliveryError
-from hothat_sms import SmsChannel
+from hothat_sms import SmsChannel, SmsSettings
 from hothat_sms.testing import FakeGateway, GatewayResponse
 
 from .conftest import KEY, RECIPIENT, TEXT, MakeChannel, message
@@ -222,3 +222,20 @@ def test_the_gateway_stops_cleanly() -> None:
         port = int(gateway.url.rsplit(":", 1)[1])
     with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
         probe.connect(("127.0.0.1", port))
+
+
+async def test_a_burst_waits_its_turn_and_every_sms_goes_out(gateway: FakeGateway) -> None:
+    settings = SmsSettings(
+        providers=[gateway.provider_table("46elks")],
+        max_requests=4,
+        timeout={"connect": 5, "read": 5, "write": 5, "pool": 0.2},
+        attempts_per_provider=1,
+    )
+    burst = [message(address=f"+4670174{n:04d}") for n in range(300)]
+
+    async with SmsChannel(settings) as channel:
+        receipts = await asyncio.gather(*(channel.deliver(m) for m in burst))
+
+    # Waiting for a free request slot is not a failure, however long the queue (the pool timeout is 0.2 s).
+    assert len({r.provider_id for r in receipts}) == 300
+    assert sorted(sms.to for sms in gateway.messages) == sorted(m.address for m in burst)

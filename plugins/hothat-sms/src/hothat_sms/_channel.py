@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
@@ -135,9 +136,14 @@ class SmsChannel(Channel):
         self.sms: SmsSettings = self.settings
         self._timeout = self.sms.timeout.to_httpx()
         self._owns_client = client is None
+        # As many pooled connections as requests in flight, all kept alive: a burst reuses them.
+        limits = httpx.Limits(max_connections=self.sms.max_requests, max_keepalive_connections=self.sms.max_requests)
         self._client = client or httpx.AsyncClient(
-            timeout=self._timeout, follow_redirects=False, headers={"User-Agent": "hothat-sms"}
+            timeout=self._timeout, limits=limits, follow_redirects=False, headers={"User-Agent": "hothat-sms"}
         )
+        # Messages beyond max_requests wait here, not in httpx's pool: its queue is scanned whole at every
+        # request (quadratic in a burst of thousands) and its pool timeout would count the wait as a failure.
+        self._slots = asyncio.Semaphore(self.sms.max_requests)
         self._providers = {p.name: _provider(p, self.name) for p in self.sms.providers}
         self._recent = _RecentKeys(self.sms.replay_memory)
 
@@ -186,7 +192,8 @@ class SmsChannel(Channel):
         request = provider.build(self._client, message, status_url)
         request.extensions["timeout"] = self._timeout.as_dict()
         try:
-            response = await self._client.send(request)
+            async with self._slots:
+                response = await self._client.send(request)
         except _NOT_SENT as exc:
             return Refusal(Scope.TRANSIENT, f"could not connect ({type(exc).__name__})")
         except _MAYBE_SENT as exc:

@@ -289,6 +289,9 @@ class SmsSettings(ChannelSettings):
     test number +4670000000, which ``phonenumbers`` calls invalid)."""
     replay_memory: int = Field(10_000, ge=100, le=1_000_000)
     """How many recent callbacks are remembered to refuse exact replays."""
+    max_requests: int = Field(10, ge=1, le=100)
+    """Requests in flight at once; more messages wait their turn. Providers refuse bursts (Twilio: too many
+    concurrent requests), and a deep queue inside the HTTP pool costs CPU and times out as "could not connect"."""
 
     @pydantic.field_validator("public_base_url")
     @classmethod

@@ -518,6 +518,9 @@ class FakeGateway:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog. socketserver's default of 5 drops connections when a sender opens many at once (a
+    # fan-out): they stall on SYN retries or are reset, which a real provider's front end never does.
+    request_queue_size = 1024
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connections cut by a test (timeouts, drops) are expected: stay quiet."""
