@@ -178,7 +178,8 @@ class PostgresStore:
         pool_size: connections this store keeps at most (opened when needed).
         connect_timeout: seconds to wait for a connection before ``StoreError``.
 
-    Besides the protocol it offers :attr:`owner` (the id it claims wake-ups under) and :attr:`municipality`.
+    Besides the protocol it offers :attr:`shared`, :attr:`owner` (the id it claims wake-ups under) and
+    :attr:`municipality`.
     """
 
     def __init__(
@@ -217,6 +218,15 @@ class PostgresStore:
     def municipality(self) -> str:
         """The municipality this store serves."""
         return self._municipality
+
+    @property
+    def shared(self) -> bool:
+        """True: several engine processes may share this store (with a ``lease``; ``lease=0`` means one process).
+
+        The engine then claims each notification before attempting it and sweeps :meth:`stale_outbox` for
+        the work of processes that died.
+        """
+        return self._lease > timedelta(0)
 
     @property
     def owner(self) -> str:
