@@ -66,6 +66,7 @@ def case_system() -> FakeCaseSystem:
     return FakeCaseSystem()
 
 
+# --8<-- [start:register]
 def forwarder(case_system: FakeCaseSystem) -> Any:
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=case_system.app), base_url="http://arende.test")
     return ex.CaseForwarder(client)
@@ -73,6 +74,9 @@ def forwarder(case_system: FakeCaseSystem) -> Any:
 
 def simulation(*plugins: object) -> Simulation:
     return Simulation(OXELOSUND, plugins=HothatPlugins(get_plugin_manager(load_entrypoints=False, plugins=plugins)))
+
+
+# --8<-- [end:register]
 
 
 async def test_the_whole_trail_reaches_the_case_system_in_order(case_system: FakeCaseSystem) -> None:

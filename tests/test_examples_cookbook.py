@@ -39,6 +39,7 @@ def test_every_example_folder_is_run_by_a_test() -> None:
 # -- Oxelösund (Bilaga 3) ------------------------------------------------------------------------------------------
 
 
+# --8<-- [start:oxelosund]
 async def test_oxelosund_the_party_security_contact_is_asked_first_and_the_group_leader_takes_over() -> None:
     async with Simulation(example("oxelosund")) as sim:
         sim.person("per").never_answers()
@@ -51,6 +52,9 @@ async def test_oxelosund_the_party_security_contact_is_asked_first_and_the_group
         sim.assert_acknowledged("3.1.1", by_person="anna", within="20m")
         sim.assert_not_contacted(role="municipal_ceo")
         sim.assert_protected_not_named()
+
+
+# --8<-- [end:oxelosund]
 
 
 async def test_oxelosund_the_ceo_files_the_police_report_only_when_the_targeted_person_wants_one() -> None:
@@ -69,6 +73,7 @@ async def test_oxelosund_the_ceo_files_the_police_report_only_when_the_targeted_
 # -- Lidingö --------------------------------------------------------------------------------------------------------
 
 
+# --8<-- [start:lidingo_either]
 async def test_lidingo_either_the_board_chair_or_the_security_chief_takes_the_contact() -> None:
     async with Simulation(example("lidingo")) as sim:
         sim.person("mats").answers_after("6m", via="sms")
@@ -82,6 +87,10 @@ async def test_lidingo_either_the_board_chair_or_the_security_chief_takes_the_co
         sim.assert_contacted(person="kalle", within="0s")  # Liberalerna: the group leader, by fallback
 
 
+# --8<-- [end:lidingo_either]
+
+
+# --8<-- [start:lidingo_preventive]
 async def test_lidingo_a_planned_risky_activity_runs_the_short_preventive_routine() -> None:
     async with Simulation(example("lidingo")) as sim:
         sim.person("tove").answers_after("2h").completes_after("1h")
@@ -97,9 +106,13 @@ async def test_lidingo_a_planned_risky_activity_runs_the_short_preventive_routin
         assert all(s.status == "completed" for s in status.steps)
 
 
+# --8<-- [end:lidingo_preventive]
+
+
 # -- Ängelholm ------------------------------------------------------------------------------------------------------
 
 
+# --8<-- [start:angelholm]
 async def test_angelholm_a_partys_own_chain_runs_before_the_security_unit_is_asked() -> None:
     async with Simulation(example("angelholm")) as sim:
         sim.everyone().answers_after("5m").completes_after("10m")
@@ -113,6 +126,9 @@ async def test_angelholm_a_partys_own_chain_runs_before_the_security_unit_is_ask
         sim.assert_completed("R1")
 
 
+# --8<-- [end:angelholm]
+
+
 async def test_angelholm_a_party_without_a_chain_goes_straight_to_the_security_unit() -> None:
     async with Simulation(example("angelholm")) as sim:
         await sim.report(kind="threat", severity="serious", party="kd")
@@ -124,6 +140,7 @@ async def test_angelholm_a_party_without_a_chain_goes_straight_to_the_security_u
 # -- Göteborg -------------------------------------------------------------------------------------------------------
 
 
+# --8<-- [start:goteborg_board]
 async def test_goteborg_the_boards_own_security_officer_and_the_party_are_asked_at_once() -> None:
     async with Simulation(example("goteborg")) as sim:
         sim.person("johanna").answers_after("4m", via="sms")
@@ -146,6 +163,10 @@ async def test_goteborg_the_boards_own_security_officer_and_the_party_are_asked_
         assert not sim.messages(step="G5")  # waits: nobody has said the threat came in writing
 
 
+# --8<-- [end:goteborg_board]
+
+
+# --8<-- [start:goteborg_ks]
 async def test_goteborg_a_ks_kf_matter_goes_to_the_city_executive_office_and_written_threats_are_registered() -> None:
     async with Simulation(example("goteborg")) as sim:
         await sim.report(kind="threat", severity="serious", party="kd", facts={"received_in_writing": True})
@@ -157,12 +178,19 @@ async def test_goteborg_a_ks_kf_matter_goes_to_the_city_executive_office_and_wri
         assert (registrar.person_id, registrar.medium) == ("maja", "email")
 
 
+# --8<-- [end:goteborg_ks]
+
+
+# --8<-- [start:goteborg_preventive]
 async def test_goteborg_meetings_expected_to_stir_strong_feelings_go_to_security_in_good_time() -> None:
     async with Simulation(example("goteborg")) as sim:
         incident = await sim.report(kind="planned_risky_activity", severity="preventive", party="v")
         await sim.advance("1m")
         assert incident.routine == "i_god_tid"
         assert {m.step_id for m in sim.sent} == {"F1"}
+
+
+# --8<-- [end:goteborg_preventive]
 
 
 # -- Svagby (the weak file) -----------------------------------------------------------------------------------------

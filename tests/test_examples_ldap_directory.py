@@ -49,10 +49,14 @@ def clock() -> Clock:
     return Clock()
 
 
+# --8<-- [start:register]
 def simulation(ldap: Any, clock: Clock) -> Simulation:
     resolver = ex.DirectoryResolver(ex.CachedGroups(ldap, ttl=300, clock=clock), ex.ROLE_GROUPS, base=ex.BASE)
     plugins = HothatPlugins(get_plugin_manager(load_entrypoints=False, plugins=[resolver]))
-    return Simulation(OXELOSUND, plugins=plugins)
+    return Simulation(OXELOSUND, plugins=plugins)  # or Engine.from_config("municipality.toml", plugins=plugins)
+
+
+# --8<-- [end:register]
 
 
 async def test_the_directory_not_the_file_says_who_is_asked(ldap: Any, clock: Clock) -> None:
