@@ -39,7 +39,8 @@ def test_the_page_works_word_for_word(page: Path, tmp_path: Path) -> None:
         "COLUMNS": "80",
         "HOTHAT_DISABLED_PLUGINS": "",
     }
-    cwd = tmp_path
+    cwd = tmp_path / "hothat"  # where the install commands leave the reader: in the clone
+    cwd.mkdir()
     ran = 0
     for block in blocks(page):
         if block.not_run:
