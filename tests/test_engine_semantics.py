@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -20,7 +21,7 @@ from engine_kit import (
 
 from hothat.channels import InboundEvent, InboundKind
 from hothat.engine import events as ev
-from hothat.engine.core import StepStatus
+from hothat.engine.core import StepStatus, retry_delay
 from hothat.errors import (
     AmbiguousDeliveryError,
     IncidentError,
@@ -302,13 +303,15 @@ async def test_transient_failure_is_retried_with_backoff_then_moves_on() -> None
         incident = await rig.engine.report(kind="threat", severity="serious", party="s")
         await rig.engine.advance("10m")
         failed = await rig.types(incident.id, "DeliveryFailed")
-        assert [(e.failure, e.at - incident.reported_at) for e in failed] == [
-            ("retryable", minutes(0)),
-            ("retryable", timedelta(seconds=30)),
-            ("retryable", timedelta(seconds=150)),
-            ("retryable", timedelta(seconds=450)),
-        ]
-        # After the bounded retries the e-mail contact point is used at once.
+        # Each retry waits 30 s, 2 min, then 5 min, plus a jitter of up to 20 % fixed by the message key.
+        offsets = [e.at - incident.reported_at for e in failed]
+        assert [e.failure for e in failed] == ["retryable"] * 4
+        gaps = [b - a for a, b in itertools.pairwise(offsets)]
+        for gap, base in zip(gaps, (30, 120, 300), strict=True):
+            assert timedelta(seconds=base) <= gap <= timedelta(seconds=base * 1.2)
+        assert gaps == [
+            retry_delay(n, None, failed[n - 1].key) for n in (1, 2, 3)
+        ]  # After the bounded retries the e-mail contact point is used at once.
         assert [m.medium for m in rig.to("jan")] == ["email"]
         assert rig.to("jan")[0].key.endswith(":1:0")
 

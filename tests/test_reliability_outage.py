@@ -33,6 +33,7 @@ from reliability_kit import (
 from hothat.channels import MemoryChannel, OutboundMessage
 from hothat.engine import Engine, VirtualClock
 from hothat.engine import events as ev
+from hothat.engine.core import retry_delay
 from hothat.engine.events import FailureKind
 from hothat.errors import StoreError
 from hothat.store import Commit
@@ -81,20 +82,21 @@ async def test_sms_gateway_down_for_ten_minutes_retries_then_next_medium_then_re
         await client.aclose()
     key = f"{incident.id}:3.1.1:0:0"
     failed = [e for e in of(ev.DeliveryFailed, trail) if e.key.startswith(key)]  # type: ignore[attr-defined]
-    # Tried at once, then after 30 s, 2 min and 5 min more: four refused connections, each a retryable failure.
+    # Tried at once, then after 30 s, 2 min and 5 min more (each plus its key's jitter): four refused connections,
+    # each a retryable failure.
+    expected = _retry_times(failed)
     assert [(e.at - FRIDAY_NIGHT, e.failure) for e in failed] == [  # type: ignore[attr-defined]
-        (timedelta(0), FailureKind.RETRYABLE),
-        (timedelta(seconds=30), FailureKind.RETRYABLE),
-        (timedelta(minutes=2, seconds=30), FailureKind.RETRYABLE),
-        (timedelta(minutes=7, seconds=30), FailureKind.RETRYABLE),
+        (at, FailureKind.RETRYABLE) for at in expected
     ]
     assert all("could not connect" in e.reason for e in failed)  # type: ignore[attr-defined]
     assert outage.refused >= 8  # both of Per's steps
     # Retries used up: Per's next medium (voice) at once, not five minutes later.
-    assert [(m.person_id, m.step_id) for m in calls[:2]] == [("per", "3.1.1"), ("per", "3.2.1")]
-    assert {e.at - FRIDAY_NIGHT for e in of(ev.NotificationSent, trail) if e.channel == "voice"} == {  # type: ignore[attr-defined]
-        timedelta(minutes=7, seconds=30)
-    }
+    assert sorted((m.person_id, m.step_id) for m in calls[:2]) == [("per", "3.1.1"), ("per", "3.2.1")]
+    # Each step's voice call follows its own last SMS retry at once.
+    voice = {e.key.split(":")[1]: e.at - FRIDAY_NIGHT for e in of(ev.NotificationSent, trail) if e.channel == "voice"}  # type: ignore[attr-defined]
+    for step in ("3.1.1", "3.2.1"):
+        sms_failed = [e for e in of(ev.DeliveryFailed, trail) if e.key.startswith(f"{incident.id}:{step}:0:0")]  # type: ignore[attr-defined]
+        assert voice[step] == _retry_times(sms_failed)[-1]
     # The gateway is back: the escalation to Anna at 15 minutes goes out by SMS, on time.
     [escalated] = [e for e in of(ev.Escalated, trail) if e.step == "3.1.1"]  # type: ignore[attr-defined]
     assert escalated.at - FRIDAY_NIGHT == minutes(15)
@@ -139,12 +141,16 @@ async def test_smtp_server_down_for_a_minute_the_mail_is_retried_and_delivered()
             trail = await engine.trail(incident.id)
         received = [rcpt for rcpt, _ in smtp.received]
     failed = [e for e in of(ev.DeliveryFailed, trail) if e.key.startswith(f"{incident.id}:3.1.1:0:0")]  # type: ignore[attr-defined]
-    assert [(e.at - FRIDAY_NIGHT, e.failure) for e in failed] == [  # type: ignore[attr-defined]
-        (timedelta(0), FailureKind.RETRYABLE),
-        (timedelta(seconds=30), FailureKind.RETRYABLE),
-    ]
+    expected = _retry_times(failed)
+    assert (
+        [(e.at - FRIDAY_NIGHT, e.failure) for e in failed]
+        == [  # type: ignore[attr-defined]
+            (at, FailureKind.RETRYABLE) for at in expected[:2]
+        ]
+    )
     sent = [e for e in of(ev.NotificationSent, trail) if e.key.startswith(f"{incident.id}:3.1.1:0:0")]  # type: ignore[attr-defined]
-    assert [e.at - FRIDAY_NIGHT for e in sent] == [timedelta(minutes=2, seconds=30)]  # type: ignore[attr-defined]
+    # The second retry (30 s + 2 min, each with its jitter) finds the server back.
+    assert [e.at - FRIDAY_NIGHT for e in sent] == [expected[2]]  # type: ignore[attr-defined]
     assert ["per@s.oxelosund.example"] in received
 
 
@@ -253,3 +259,11 @@ async def test_a_full_disk_keeps_delivery_outcomes_and_records_them_when_space_i
     assert len(keys) == len(set(keys))
     trails = await read_trails(db)
     assert trail_problems(engine.municipality, incident.id, trails[incident.id], finished=False) == []
+
+
+def _retry_times(failed: list[ev.Event]) -> list[timedelta]:
+    """When the engine tries a failing message: at once, then after each backoff with the key's jitter."""
+    times = [timedelta(0)]
+    for attempt, event in enumerate(failed[:3], start=1):
+        times.append(times[-1] + retry_delay(attempt, None, event.key))  # type: ignore[attr-defined]
+    return times

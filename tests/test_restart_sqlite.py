@@ -235,11 +235,13 @@ async def test_a_restart_does_not_change_the_next_reply_code(tmp_path: Path, res
     )
     async with town.engine() as first:
         incident = await first.report(kind="threat", severity="serious", party="s")
-        await first.complete(incident.id, step="3.1.1", person="per")  # Per's code for 3.1.1 is free again
+        await first.complete(incident.id, step="3.1.1", person="per")  # Per's code for 3.1.1 rests for 24 h
         if not restart:
             await first.advance(minutes(16))  # nobody takes 3.1.2: Per is asked at the next level
     if restart:
         async with town.engine() as second:
             await second.advance(minutes(16))
     codes = [(m.step_id, m.reply_code) for m in town.received if m.person_id == "per" and m.medium == "sms"]
-    assert codes == [("3.1.1", "10"), ("3.1.2", "10")]
+    # A released code is not given out again for a day (a late answer must not take the new request), and a
+    # restart remembers that just as an engine that never stopped does.
+    assert codes == [("3.1.1", "10"), ("3.1.2", "11")]

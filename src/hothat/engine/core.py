@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,9 +66,15 @@ _BACKOFF = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=5))
 _MAX_RETRY_AFTER = timedelta(minutes=10)
 
 
-def retry_delay(attempt: int, retry_after: float | None = None) -> timedelta:
-    """Backoff before retry number ``attempt`` (1-based); a provider's Retry-After wins when longer (capped)."""
+def retry_delay(attempt: int, retry_after: float | None = None, key: str = "") -> timedelta:
+    """Backoff before retry number ``attempt`` (1-based); a provider's Retry-After wins when longer (capped).
+
+    Up to 20 % jitter, derived from the message key so the core stays deterministic, spreads the retries of many
+    messages that failed together (a provider outage) instead of sending them all back at the same instant.
+    """
     base = _BACKOFF[min(attempt, len(_BACKOFF)) - 1]
+    if key:
+        base += base * (zlib.crc32(key.encode()) % 1000) / 5000
     if retry_after is not None:
         return max(base, min(timedelta(seconds=retry_after), _MAX_RETRY_AFTER))
     return base
@@ -485,7 +492,7 @@ def _on_failed(state: IncidentState, e: ev.DeliveryFailed) -> None:
         state.settled.add(e.key)
         ask.pending = None
         ask.attempt += 1
-        ask.next_at = e.at + retry_delay(ask.attempt, e.retry_after)
+        ask.next_at = e.at + retry_delay(ask.attempt, e.retry_after, e.key)
         return
     state.settled.add(e.key)
     if e.failure is FailureKind.AMBIGUOUS:

@@ -91,6 +91,7 @@ log = logging.getLogger("hothat.engine")
 
 _MAX_LOOP = 10_000
 _CONFLICT_RETRIES = 5
+_CODE_QUARANTINE = timedelta(hours=24)
 _BACKLOG_RETRY = timedelta(seconds=5)
 _CONTACTS = "_contacts"
 """The trail of contact preferences (STOP/START): not an incident, never open, never in reports."""
@@ -186,6 +187,7 @@ class Engine:
         self._locks: dict[str, asyncio.Lock] = {}
         self._codes: dict[str, dict[str, tuple[str, str]]] = {}
         self._codes_of: dict[str, set[tuple[str, str, str]]] = {}  # incident → (person, code, step) reserved
+        self._quarantine: dict[str, dict[str, datetime]] = {}  # person → released code → when
         self._queued: dict[str, ev.NotificationQueued] = {}
         self._provider_ids: dict[str, tuple[str, str]] = {}
         self._optout: set[str] = set()
@@ -504,8 +506,11 @@ class Engine:
         # Reply codes stay reserved only for steps still waiting for someone, as in an engine that never stopped.
         if not state.closed:
             for (step_id, person), code in state.codes.items():
-                if state.steps[step_id].status not in (StepStatus.COMPLETED, StepStatus.SKIPPED):
+                step_state = state.steps[step_id]
+                if step_state.status not in (StepStatus.COMPLETED, StepStatus.SKIPPED):
                     self._reserve_code(person, code, incident_id, step_id)
+                elif step_state.completed_at is not None:
+                    self._quarantine.setdefault(person, {})[code] = step_state.completed_at
         if not state.closed:
             self._states[incident_id] = state
         return state
@@ -536,6 +541,7 @@ class Engine:
             codes = self._codes.get(person)
             if codes is not None and codes.get(code, ("", ""))[0] == incident_id:
                 del codes[code]
+                self._quarantine.setdefault(person, {})[code] = self.clock.now()
             reserved.discard(entry)
         if not reserved:
             del self._codes_of[incident_id]
@@ -739,14 +745,19 @@ class Engine:
         )
 
     def _allocate_code(self, person_id: str) -> str:
-        """A reply code unique among the person's open requests; the smallest free one when codes are contiguous."""
-        from hothat.messages.codes import MIN_CODE, allocate_code
+        """The smallest code free for this person: not used by an open request, nor released in the last 24 h.
 
-        used = self._codes.get(person_id, {})
-        guess = str(MIN_CODE + len(used))  # codes are usually contiguous: then this is the smallest free one
-        if guess not in used and all(str(n) in used for n in range(MIN_CODE, MIN_CODE + min(len(used), 8))):
-            return guess
-        return allocate_code(used)
+        The quarantine matters: a person who answers an old SMS late must not take whatever the same code now
+        means (a new incident). An answer to a released code matches nothing and is ignored.
+        """
+        from hothat.messages.codes import allocate_code
+
+        now = self.clock.now()
+        quarantined = self._quarantine.get(person_id, {})
+        for code, released in list(quarantined.items()):
+            if now - released >= _CODE_QUARANTINE:
+                del quarantined[code]
+        return allocate_code(set(self._codes.get(person_id, {})) | set(quarantined))
 
     # -- delivery -----------------------------------------------------------------------------------------------
 
@@ -1225,8 +1236,8 @@ class Engine:
                 if person in directory.direct_holders(role, state.incident.party, state.incident.holders):
                     return track.slot
         taken = [t.assignee for t in st.tracks if t.assignee]
-        if taken and len(taken) == len(st.tracks):
-            raise IncidentError(f"step {step_id} of {state.incident.reference} is already taken")
+        if taken and (len(taken) == len(st.tracks) or state.asked(step_id, person)):
+            raise IncidentError(f"step {step_id} of {state.incident.reference} is already taken by {', '.join(taken)}")
         raise IncidentError(
             f"{person!r} was not asked for step {step_id} of {state.incident.reference} and holds none of its roles"
         )
