@@ -34,6 +34,7 @@ docs: $(STAMP)
 test: lint typecheck pytest docs
 
 bench: $(STAMP)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --group bench
 	$(BIN)/python -m benchmarks
 
 clean:
