@@ -61,3 +61,26 @@ def test_every_hook_is_in_hookspecs_all() -> None:
     """A hook defined in hothat.hookspecs but left out of its __all__ would escape the checks above."""
     defined = {n for n, v in vars(hookspecs).items() if n.startswith("hothat_") and inspect.isfunction(v)}
     assert defined == set(hookspecs.__all__)
+
+
+def test_every_page_is_in_the_nav() -> None:
+    """mkdocs only mentions a page missing from the nav; a reader would never find it."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
+    config = yaml.load((DOCS.parent / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)
+
+    def walk(items: object) -> set[str]:
+        if isinstance(items, str):
+            return {items}
+        if isinstance(items, list):
+            return set().union(*(walk(i) for i in items))
+        if isinstance(items, dict):
+            return set().union(*(walk(v) for v in items.values()))
+        return set()
+
+    pages = {p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")}
+    assert pages - walk(config["nav"]) == set()
