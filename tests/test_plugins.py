@@ -211,3 +211,36 @@ def test_every_hook_is_documented() -> None:
         doc = getattr(hookspecs, name).__doc__ or ""
         assert len(doc) > 200, name
         assert ("Stops at first non-None result" in doc) or ("Broadcast" in doc), name
+
+
+async def test_observers_get_each_events_position_in_the_trail() -> None:
+    seen: list[tuple[str, int]] = []
+
+    class Diarium:
+        @hothat.hookimpl
+        def hothat_incident_event(self, event, incident, version):  # type: ignore[no-untyped-def]
+            seen.append((type(event).__name__, version))
+
+    rig = Rig(municipality(step("1", "municipal_ceo")))
+    rig.engine.plugins = HothatPlugins(get_plugin_manager(load_entrypoints=False, plugins=[Diarium()]))
+    rig.engine._observers = True
+    async with rig.engine:
+        incident = await rig.engine.report(kind="threat", severity="serious", party="s")
+        await rig.engine.idle()
+        trail = await rig.engine.trail(incident.id)
+    assert seen == [(type(e).__name__, n) for n, e in enumerate(trail, start=1)]
+
+
+async def test_stop_returns_even_when_a_wake_up_arrives_as_the_scheduler_is_cancelled() -> None:
+    import asyncio
+
+    from hothat.engine import SystemClock
+
+    rig = Rig(municipality(step("1", "municipal_ceo")))
+    rig.engine.clock = SystemClock()
+    await rig.engine.start()
+    assert rig.engine.running
+    await asyncio.sleep(0)  # the scheduler is now waiting for its next wake-up
+    rig.engine._wake.set()  # a commit wakes it in the same turn as stop() cancels it
+    await asyncio.wait_for(rig.engine.stop(), timeout=5)
+    assert not rig.engine.running

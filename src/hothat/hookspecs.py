@@ -120,7 +120,9 @@ def hothat_render_message(context: RenderContext) -> Rendered | None:
 
 
 @_spec
-def hothat_incident_event(event: Event, incident: Incident) -> Awaitable[None] | Callable[[], object] | None:
+def hothat_incident_event(
+    event: Event, incident: Incident, version: int
+) -> Awaitable[None] | Callable[[], object] | None:
     """Observe every event after it is stored: forward the trail to a case system, a diarium, metrics.
 
     ``incident`` is the incident as it stands after the event. Return ``None``, an awaitable, or a
@@ -128,7 +130,7 @@ def hothat_incident_event(event: Event, incident: Incident) -> Awaitable[None] |
     with a time limit (``observer_timeout``, 5 s by default), concurrently; a failing or slow observer is
     logged and never delays or stops an escalation. Events reach observers at least once: after a crash, the
     events of the last commit may be observed again, so make your observer idempotent on
-    ``(event.incident_id, event.version)``.
+    ``(incident.id, version)``: ``version`` is the event's 1-based position in the incident's trail.
 
     Broadcast: every implementation is called.
     """

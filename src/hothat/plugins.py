@@ -172,10 +172,10 @@ class HothatPlugins:
         result = self.pm.hook.hothat_render_message(context=context)
         return cast("Rendered", result)
 
-    async def incident_event(self, *, event: Event, incident: Incident) -> None:
+    async def incident_event(self, *, event: Event, incident: Incident, version: int = 0) -> None:
         """Tell every observer; await what they return, concurrently and with a time limit. Never raises."""
         # Each observer is called on its own, so one that raises cannot hide the others' results.
-        arguments = {"event": event, "incident": incident}
+        arguments = {"event": event, "incident": incident, "version": version}
         pending: list[Awaitable[Any]] = []
         for impl in reversed(self.pm.hook.hothat_incident_event.get_hookimpls()):
             try:

@@ -36,8 +36,11 @@ class SystemClock:
         delay = (at - self.now()).total_seconds()
         if delay <= 0:
             return
+        # asyncio.timeout, not wait_for: on Python 3.11, wait_for can swallow a cancellation that arrives in the
+        # same turn as the wake-up, and the engine's stop() would then wait for its scheduler forever.
         try:
-            await asyncio.wait_for(wake.wait(), timeout=delay)
+            async with asyncio.timeout(delay):
+                await wake.wait()
         except TimeoutError:
             return
 

@@ -351,6 +351,11 @@ class Engine:
         await self.store.close()
         self._started = False
 
+    @property
+    def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
+        return self._started
+
     async def idle(self) -> None:
         """Wait until every delivery and observer call in flight has finished."""
         while self._tasks:
@@ -647,7 +652,7 @@ class Engine:
             self._spawn_delivery(incident_id, key)
         if self._observers and produced:
             previous = self._observed.get(incident_id)
-            task = asyncio.ensure_future(self._observe(previous, list(produced), state.incident))
+            task = asyncio.ensure_future(self._observe(previous, list(produced), state.incident, base_version + 1))
             self._observed[incident_id] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -671,13 +676,13 @@ class Engine:
             del self._observed[incident_id]
 
     async def _observe(
-        self, previous: asyncio.Future[None] | None, produced: Sequence[Event], incident: Incident
+        self, previous: asyncio.Future[None] | None, produced: Sequence[Event], incident: Incident, first: int
     ) -> None:
         # Observers see an incident's events in trail order: wait for the previous batch first.
         if previous is not None:
             await asyncio.gather(previous, return_exceptions=True)
-        for event in produced:
-            await self.plugins.incident_event(event=event, incident=incident)
+        for offset, event in enumerate(produced):
+            await self.plugins.incident_event(event=event, incident=incident, version=first + offset)
 
     def _execute(self, state: IncidentState, command: Record | Resolve | Send, now: datetime) -> list[Event]:
         if isinstance(command, Record):
