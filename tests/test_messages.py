@@ -135,9 +135,7 @@ def test_what_each_level_lets_out(
         assert (TAKER.name if level is not Disclosure.MINIMAL else TAKER.role_name) in out
 
 
-@pytest.mark.parametrize(
-    ("kind", "level", "locale"), list(itertools.product(MessageKind, Disclosure, ("sv", "en")))
-)
+@pytest.mark.parametrize(("kind", "level", "locale"), list(itertools.product(MessageKind, Disclosure, ("sv", "en"))))
 def test_every_sms_is_gsm7(kind: MessageKind, level: Disclosure, locale: str) -> None:
     ctx = context(
         message_kind=kind,
@@ -187,9 +185,7 @@ def test_minimal_sms_fits_one_segment(kind: MessageKind, locale: str) -> None:
 def test_minimal_sms_keeps_typical_titles_whole(
     step_id: str, sv: str, en: str, severity: Severity, locale: str, kind: MessageKind
 ) -> None:
-    ctx = context(
-        step_id=step_id, step_title=Text(sv, en), severity=severity, locale=locale, message_kind=kind
-    )
+    ctx = context(step_id=step_id, step_title=Text(sv, en), severity=severity, locale=locale, message_kind=kind)
     title = sv if locale == "sv" else en
     assert f"{step_id} ({title})" in render(ctx).text
 
@@ -205,9 +201,7 @@ def test_notify_minimal_sms_keeps_a_typical_title_whole() -> None:
 
 
 def test_long_title_is_shortened_not_sent_in_three_segments() -> None:
-    title = (
-        "Den utsatte har sällskap vid transport till hemmet eller annan vald plats i avvaktan på stödperson"
-    )
+    title = "Den utsatte har sällskap vid transport till hemmet eller annan vald plats i avvaktan på stödperson"
     rendered = render(context(step_id="3.2.2", step_title=Text(title)))
     assert rendered.sms is not None
     assert rendered.sms.segments == 1
@@ -260,13 +254,9 @@ def test_kind_wording(kind: MessageKind, sv: str, en: str) -> None:
 @pytest.mark.parametrize("kind", list(MessageKind))
 def test_only_asking_messages_carry_answer_instructions(kind: MessageKind) -> None:
     asking = kind in (MessageKind.NOTIFY, MessageKind.ESCALATION, MessageKind.UNRESOLVED)
-    assert (
-        "Svara 12 om du tar det, 12n om du inte kan." in render(context(message_kind=kind)).text
-    ) is asking
+    assert ("Svara 12 om du tar det, 12n om du inte kan." in render(context(message_kind=kind)).text) is asking
     voice = render(context(message_kind=kind, medium=Medium.VOICE)).text
-    assert (
-        "Tryck 1 om du tar ärendet, 2 om du inte kan, stjärna för att höra meddelandet igen." in voice
-    ) is asking
+    assert ("Tryck 1 om du tar ärendet, 2 om du inte kan, stjärna för att höra meddelandet igen." in voice) is asking
     assert "stjärna för att höra meddelandet igen" in voice
     email = render(context(message_kind=kind, medium=Medium.EMAIL))
     assert ("https://hothat.example/link?t=v1.ack" in email.text) is asking
@@ -276,9 +266,7 @@ def test_only_asking_messages_carry_answer_instructions(kind: MessageKind) -> No
 def test_time_is_shown_in_the_municipality_timezone() -> None:
     winter = render(context(disclosure=Disclosure.STANDARD, medium=Medium.EMAIL))
     assert "Tid: 14 mars 2026 kl. 21.30" in winter.text
-    summer = render(
-        context(disclosure=Disclosure.STANDARD, occurred_at=datetime(2026, 7, 1, 6, 5, tzinfo=UTC))
-    )
+    summer = render(context(disclosure=Disclosure.STANDARD, occurred_at=datetime(2026, 7, 1, 6, 5, tzinfo=UTC)))
     assert "Tid: 1 juli 2026 kl. 08.05" in summer.text
     english = render(context(disclosure=Disclosure.STANDARD, locale="en", medium=Medium.VOICE))
     assert "Time: 14 March 2026 at 21:30." in english.text
@@ -287,10 +275,7 @@ def test_time_is_shown_in_the_municipality_timezone() -> None:
 def test_full_falls_back_to_standard_on_a_channel_not_internal() -> None:
     assert render(context(disclosure=Disclosure.FULL, internal=False)).prompt == "notify.standard"
     assert render(context(disclosure=Disclosure.FULL, internal=True)).prompt == "notify.full"
-    assert (
-        render(context(message_kind=MessageKind.ESCALATION, medium=Medium.VOICE)).prompt
-        == "escalation.minimal"
-    )
+    assert render(context(message_kind=MessageKind.ESCALATION, medium=Medium.VOICE)).prompt == "escalation.minimal"
 
 
 def test_email_html_escapes_every_value() -> None:

@@ -61,9 +61,7 @@ def _timezone(instance: object, attribute: attrs.Attribute[str], value: str) -> 
     try:
         ZoneInfo(value)
     except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
-        raise ValueError(
-            f"{attribute.name} {value!r} is not an IANA timezone such as 'Europe/Stockholm'"
-        ) from None
+        raise ValueError(f"{attribute.name} {value!r} is not an IANA timezone such as 'Europe/Stockholm'") from None
 
 
 _NO_TEXT = Text("")
