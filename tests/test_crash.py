@@ -26,10 +26,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import attrs
 import pytest
@@ -136,7 +135,11 @@ class Listener:
         await self.server.wait_closed()
 
 
-async def one_run(start: Any, listener: Listener, kill: Kill | None, counters: Counter[str]) -> Run:
+Start = Callable[[], Awaitable["asyncio.Future[str]"]]
+"""Starts a worker; what it gives resolves to the worker's ``exit PID CODE`` line."""
+
+
+async def one_run(start: Start, listener: Listener, kill: Kill | None, counters: Counter[str]) -> Run:
     """Start a worker (``start()`` gives the future of its exit line), serve its wire, kill it at ``kill``."""
     loop = asyncio.get_running_loop()
     exit_line = await start()
@@ -426,7 +429,7 @@ async def test_killed_and_restarted_the_engine_loses_nothing_and_repeats_no_reco
     counters: Counter[str] = Counter()
     async with Listener() as listener:
 
-        def start() -> Any:
+        def start() -> Awaitable[asyncio.Future[str]]:
             return server.run(db, config, listener.port)
 
         for kill in kills:
