@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
-from hothat.domain import IncidentKind, IncidentStatus, Municipality, Severity
+from hothat.domain import Incident, IncidentKind, IncidentStatus, Municipality, Severity
 from hothat.engine import events as ev
 from hothat.errors import IncidentError, StoreError
 from hothat.store import Store, StoredEvent
@@ -227,22 +227,45 @@ def _duration(value: timedelta | None, lang: str) -> str:
 # -- reading trails ---------------------------------------------------------------------------------------------
 
 
-def _decode(incident_id: str, records: Sequence[StoredEvent]) -> list[ev.Event]:
+_SUMMARY = frozenset(
+    cls.__name__
+    for cls in (
+        ev.IncidentReported,
+        ev.StepActivated,
+        ev.Acknowledged,
+        ev.EscalationExhausted,
+        ev.StepCompleted,
+        ev.StepSkipped,
+        ev.IncidentClosed,
+    )
+)
+"""The events a summary reads. Most of a trail is messages, which a summary skips without decoding them."""
+
+_KNOWN = frozenset(ev.event_types())
+
+
+def _decode(incident_id: str, records: Sequence[StoredEvent], only: frozenset[str] | None = None) -> list[ev.Event]:
+    """Decode a trail (only the event types in ``only``, if given; an unknown type is an error all the same)."""
     try:
-        return [ev.decode(r.type, r.payload) for r in records]
+        return [
+            ev.decode(r.type, r.payload)
+            for r in records
+            if only is None or (name := r.type.partition("@")[0]) in only or name not in _KNOWN
+        ]
     except (ValueError, KeyError, TypeError) as exc:
         # The message names the event type, never the payload (which holds personal data).
         raise StoreError(f"incident {incident_id} cannot be read: {exc}") from None
 
 
-async def _trails(store: Store, skip: frozenset[str] = frozenset()) -> list[tuple[str, list[ev.Event]]]:
+async def _summaries(store: Store, skip: frozenset[str] = frozenset()) -> list[tuple[IncidentRow, Incident]]:
+    """Every incident's summary (but those in ``skip``) with the incident as reported; pseudo-trails left out."""
     out = []
     for incident_id in await store.incidents():
         if incident_id.startswith("_") or incident_id in skip:
             continue  # a pseudo-trail (the STOP list), not an incident
-        trail = _decode(incident_id, await store.load(incident_id))
+        trail = _decode(incident_id, await store.load(incident_id), _SUMMARY)
         if trail and isinstance(trail[0], ev.IncidentReported):
-            out.append((incident_id, trail))
+            out.append((_summarise(incident_id, trail), trail[0].incident))
     return out
 
 
@@ -316,7 +339,7 @@ async def incident_list(store: Store, *, now: datetime, recent: timedelta | None
     if recent is not None and isinstance(store, SqliteStore):
         # A closed incident last written before the window was closed before it too: no need to read its trail.
         skip = frozenset(r.id for r in await store.incident_rows() if not r.is_open and r.updated_at < now - recent)
-    rows = [_summarise(i, trail) for i, trail in await _trails(store, skip)]
+    rows = [row for row, _ in await _summaries(store, skip)]
     shown = [r for r in rows if r.closed_at is None or recent is None or r.closed_at >= now - recent]
     shown.sort(key=lambda r: (r.status is IncidentStatus.OPEN, r.reported_at), reverse=True)
     return shown
@@ -571,7 +594,7 @@ class Statistics:
 
 async def statistics(store: Store, *, timezone: tzinfo = UTC) -> Statistics:
     """Count every incident in the store (months in ``timezone``)."""
-    rows = [_summarise(i, trail) for i, trail in await _trails(store)]
+    rows = [row for row, _ in await _summaries(store)]
     waits = [r.first_ack.total_seconds() for r in rows if r.first_ack is not None]
     return Statistics(
         incidents=len(rows),
@@ -612,14 +635,11 @@ async def past_retention(store: Store, municipality: Municipality, *, now: datet
     cutoff = now - municipality.retention
     still_open = set(await store.open_incidents())
     out = []
-    for incident_id, trail in await _trails(store):
-        first = trail[0]
-        assert isinstance(first, ev.IncidentReported)
-        if incident_id in still_open or first.incident.municipality != municipality.id:
+    for row, incident in await _summaries(store):
+        if row.id in still_open or incident.municipality != municipality.id:
             continue
-        row = _summarise(incident_id, trail)
         if row.closed_at is not None and row.closed_at <= cutoff:
-            out.append(PurgeCandidate(incident_id, row.reference, row.closed_at))
+            out.append(PurgeCandidate(row.id, row.reference, row.closed_at))
     return sorted(out, key=lambda c: c.closed_at)
 
 
