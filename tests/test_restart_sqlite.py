@@ -247,14 +247,7 @@ async def test_a_restart_does_not_change_the_next_reply_code(tmp_path: Path, res
     assert codes == [("3.1.1", "10"), ("3.1.2", "11")]
 
 
-CLOSED_INCIDENTS_CODES_FORGOTTEN = pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a restart loads open incidents only, so the reply codes a closed incident released in the "
-    "last 24 h are given out again at once, and a late answer to the closed incident takes the new one",
-)
-
-
-@pytest.mark.parametrize("restart", [False, pytest.param(True, marks=CLOSED_INCIDENTS_CODES_FORGOTTEN)])
+@pytest.mark.parametrize("restart", [False, True])
 async def test_a_late_answer_to_a_closed_incident_never_takes_another_one_across_a_restart(
     town: Town, restart: bool
 ) -> None:

@@ -26,6 +26,7 @@ from hothat.domain import Incident, Medium
 __all__ = [
     "Acknowledged",
     "ChecklistChecked",
+    "CodesRested",
     "CompletionOverdue",
     "Declined",
     "DeliveryConfirmed",
@@ -311,6 +312,14 @@ class ReplySeen(Event):
 
 
 @attrs.frozen
+class CodesRested(Event):
+    """Reply codes a closed incident released (``person:code``). Kept in the ``_contacts`` trail so that they rest
+    for a day across a restart too: a late answer to a closed incident must never take a new one."""
+
+    codes: tuple[str, ...]
+
+
+@attrs.frozen
 class OptOutChanged(Event):
     """A phone number sent STOP (``opted_out``) or START. Kept in the ``_contacts`` trail, not an incident's."""
 
@@ -352,6 +361,7 @@ _TYPES: dict[str, type[Event]] = {
         TreeNodePassed,
         OptOutChanged,
         ReplySeen,
+        CodesRested,
     )
 }
 

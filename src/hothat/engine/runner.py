@@ -83,7 +83,7 @@ from hothat.errors import (
     UnknownChannelError,
 )
 from hothat.plugins import HothatPlugins, get_plugin_manager
-from hothat.store import Commit, EventRecord, MemoryStore, OutboxItem, Store
+from hothat.store import Commit, EventRecord, MemoryStore, OutboxItem, Store, WakeUp
 
 __all__ = ["Engine", "IncidentView", "StepView"]
 
@@ -92,6 +92,7 @@ log = logging.getLogger("hothat.engine")
 _MAX_LOOP = 10_000
 _CONFLICT_RETRIES = 5
 _CODE_QUARANTINE = timedelta(hours=24)
+_DRIVE_TOGETHER = 32
 _BACKLOG_RETRY = timedelta(seconds=5)
 _CONTACTS = "_contacts"
 """The trail of contact preferences (STOP/START): not an incident, never open, never in reports."""
@@ -382,6 +383,10 @@ class Engine:
                 (self._optout.add if event.opted_out else self._optout.discard)(event.address)
             elif isinstance(event, ev.ReplySeen):
                 self._seen_replies.add(event.reply)
+            elif isinstance(event, ev.CodesRested) and self.clock.now() - event.at < _CODE_QUARANTINE:
+                for entry in event.codes:
+                    person, _, code = entry.rpartition(":")
+                    self._quarantine.setdefault(person, {})[code] = event.at
         # Overdue wake-ups fire at once, earliest first (and the watchdog records how late they are).
         await self.run_due()
 
@@ -423,19 +428,25 @@ class Engine:
             due = await self.store.due(now, limit=500)
             if not due:
                 return count
-            for wake in due:
-                overdue = (now - wake.at).total_seconds()
-                initial: list[Event] = []
-                if overdue > self.stall_after.total_seconds():
-                    log.error("escalation stalled: a wake-up was %.0f s overdue; it moves on now", overdue)
-                    initial.append(ev.StallDetected(now, wake.at, overdue))
-                try:
-                    await self._drive(wake.incident_id, initial)
-                except IncidentError:
-                    log.exception("incident %s cannot be resumed", wake.incident_id)
-                count += 1
+            # Incidents are independent: drive them together (earliest first into the queue), so a durable store
+            # can write their commits as one group instead of one fsync each.
+            for first in range(0, len(due), _DRIVE_TOGETHER):
+                group = due[first : first + _DRIVE_TOGETHER]
+                await asyncio.gather(*(self._drive_due(wake, now) for wake in group))
+                count += len(group)
             if len(due) < 500:
                 return count
+
+    async def _drive_due(self, wake: WakeUp, now: datetime) -> None:
+        overdue = (now - wake.at).total_seconds()
+        initial: list[Event] = []
+        if overdue > self.stall_after.total_seconds():
+            log.error("escalation stalled: a wake-up was %.0f s overdue; it moves on now", overdue)
+            initial.append(ev.StallDetected(now, wake.at, overdue))
+        try:
+            await self._drive(wake.incident_id, initial)
+        except IncidentError:
+            log.exception("incident %s cannot be resumed", wake.incident_id)
 
     async def _flush_unrecorded(self) -> None:
         """Record delivery outcomes the store refused earlier, and retry deliveries that could not be prepared."""
@@ -643,8 +654,11 @@ class Engine:
         for event in produced:
             self._index_event(incident_id, event)
         if state.closed:
+            released = sorted(f"{person}:{code}" for person, code, _ in self._codes_of.get(incident_id, ()))
             self._release_codes(incident_id)
             self._states.pop(incident_id, None)
+            if released:
+                self._spawn(self._remember_quietly(ev.CodesRested(self.clock.now(), tuple(released))))
         else:
             self._states[incident_id] = state
         self._wake.set()
@@ -1446,6 +1460,12 @@ class Engine:
         await self._remember(ev.OptOutChanged(self.clock.now(), address, opted_out))
         (self._optout.add if opted_out else self._optout.discard)(address)
         log.info("a number %s SMS", "opted out of" if opted_out else "opted back in to")
+
+    async def _remember_quietly(self, event: Event) -> None:
+        try:
+            await self._remember(event)
+        except Exception:
+            log.exception("could not record %s in the _contacts trail", type(event).__name__)
 
     async def _remember(self, event: Event) -> None:
         """Append to the ``_contacts`` trail: what the engine must remember across restarts beyond incidents."""
