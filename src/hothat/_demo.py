@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -80,17 +80,21 @@ def _smtp_inbox(wiring: Wiring) -> Iterator[int | None]:
         controller.stop()
 
 
-@contextlib.contextmanager
-def _wire(municipality: Municipality) -> Iterator[Wiring]:
+@contextlib.asynccontextmanager
+async def _wire(clock: VirtualClock, engine_ref: list[Engine]) -> AsyncIterator[Wiring]:
     wiring = Wiring()
-    with contextlib.ExitStack() as stack:
+    async with contextlib.AsyncExitStack() as stack:
         try:
             from hothat_sms import SmsChannel, SmsSettings
             from hothat_sms.testing import FakeGateway
         except ImportError:
             wiring.notes.append("SMS: the log channel (install hothat-sms for the fake 46elks gateway)")
         else:
-            gateway = stack.enter_context(FakeGateway())
+            try:  # the voice fake speaks SMS too: one gateway for both
+                from hothat_phonetree.testing import FakeVoiceGateway as Gateway
+            except ImportError:
+                Gateway = FakeGateway  # type: ignore[assignment,misc]
+            gateway = stack.enter_context(Gateway())
             wiring.gateway = gateway
             settings = SmsSettings.model_validate(
                 {"public_base_url": PUBLIC_BASE, "providers": [gateway.provider_table("46elks")]}
@@ -98,9 +102,7 @@ def _wire(municipality: Municipality) -> Iterator[Wiring]:
             wiring.sms = SmsChannel(settings)
             wiring.channels["sms"] = wiring.sms
             wiring.notes.append(f"SMS: 46elks API on a fake gateway at {gateway.url}")
-        voice = _voice_channel(wiring)
-        if voice is not None:
-            wiring.channels["voice"] = voice
+            await _wire_voice(wiring, stack, clock, engine_ref)
         port = stack.enter_context(_smtp_inbox(wiring))
         try:
             from hothat_email import SmtpChannel, SmtpSettings
@@ -123,27 +125,27 @@ def _wire(municipality: Municipality) -> Iterator[Wiring]:
         yield wiring
 
 
-def _voice_channel(wiring: Wiring) -> Channel | None:
-    """The phone-tree channel against the same fake gateway, when hothat-phonetree is installed."""
-    if wiring.gateway is None:
-        wiring.notes.append("voice: the log channel")
-        return None
+async def _wire_voice(
+    wiring: Wiring, stack: contextlib.AsyncExitStack, clock: VirtualClock, engine_ref: list[Engine]
+) -> None:
+    """Voice calls to the same fake gateway, its callbacks through a loopback web app to ``engine.inbound``."""
     try:
         from hothat_phonetree import VoiceChannel, VoiceSettings
+        from hothat_phonetree.testing import WebhookServer
     except ImportError:
         wiring.notes.append("voice: the log channel (install hothat-phonetree for calls with keypresses)")
-        return None
-    try:
-        settings = VoiceSettings.model_validate(
-            {"public_base_url": PUBLIC_BASE, "providers": [wiring.gateway.voice_provider_table("twilio")]}
-        )
-    except (AttributeError, ValueError):
-        wiring.notes.append("voice: the log channel (this hothat-phonetree cannot use the fake gateway)")
-        return None
-    wiring.voice = VoiceChannel(settings)
-    wiring.notes.append(f"voice: Twilio Calls API on the fake gateway at {wiring.gateway.url}")
-    channel: Channel = wiring.voice
-    return channel
+        return
+
+    async def inbound(method: str, url: str, headers: Any, body: bytes) -> Any:
+        return await engine_ref[0].inbound("voice", method, url, headers, body)
+
+    app = await stack.enter_async_context(WebhookServer(inbound))
+    settings = VoiceSettings.model_validate(
+        {"public_base_url": f"{app.url}/hooks/voice", "providers": [wiring.gateway.voice_table("twilio")]}
+    )
+    wiring.voice = VoiceChannel(settings, clock=lambda: clock.now().timestamp())
+    wiring.channels["voice"] = wiring.voice
+    wiring.notes.append(f"voice: Twilio Calls API on the same gateway, callbacks to {app.url}")
 
 
 class People:
@@ -198,20 +200,41 @@ class People:
                     return True
         return False
 
-    async def press(self, number: str, digit: str) -> bool:
-        """Answer the last voice call to ``number`` with a key, through the gateway's signed callback."""
+    async def wait(self, duration: str) -> None:
+        """Let ``duration`` pass minute by minute, answering the phone calls that come in on the way."""
+        from hothat.domain import parse_duration
+
+        for _ in range(int(parse_duration(duration).total_seconds() // 60)):
+            await self.engine.advance("1m")
+            await self.calls()
+
+    async def calls(self) -> None:
+        """Play every call placed so far: Karin takes 3.1.2 with key 1; nobody else picks up at night."""
+        gateway = self.wiring.gateway
         if self.wiring.voice is None:
-            return False
-        request = self.wiring.gateway.keypress(self.wiring.voice, number, digit)
-        if request is None:
-            return False
-        await self.engine.inbound("voice", *request)
-        self.say(f"  {number[:7]}… svarar i telefon och trycker {digit}")
-        return True
+            return
+        from hothat_phonetree.testing import Callee
+
+        for _ in range(10):
+            await self.engine.idle()
+            pending = gateway.pending()
+            if not pending:
+                return
+            for call in pending:
+                words = str(call.fields.get("Twiml", ""))
+                takes = call.to == KARIN and "3.1.2" in words
+                gateway.expect(call.to, Callee.presses("1") if takes else Callee.no_answer())
+                await asyncio.to_thread(gateway.complete, call)
+                if takes:
+                    self.say("  Karin svarar i telefon och trycker 1")
+
+
+KARIN = "+46701740610"
 
 
 async def _script(engine: Engine, people: People, say: Callable[[str], None]) -> str:
     """The Friday night. Returns the incident id."""
+    steps = engine.municipality.routines["bilaga3"]
     say("22:47  Lena Kask (S) tar emot ett hotfullt sms efter fullmäktige och anmäler det till partiet.")
     incident = await engine.report(
         kind="threat",
@@ -222,35 +245,35 @@ async def _script(engine: Engine, people: People, say: Callable[[str], None]) ->
         location_kind="online",
         description="Hotfullt sms efter fullmäktiges möte om detaljplanen; avsändaren nämner hennes adress.",
     )
-    say(f"       ärende {incident.reference}: partiets säkerhetsansvarig (Per) sover och svarar inte.")
-    await engine.advance("16m")
+    say(f"       ärende {incident.reference}: partiets säkerhetsansvarig (Per) sover: sms, samtal och e-post.")
+    await people.wait("16m")
     say("23:03  ingen har svarat på 15 minuter: gruppledaren (Anna) tillfrågas.")
-    await engine.advance("2m")
+    await people.wait("2m")
     for step in ("3.1.1", "3.2.1"):
         if not await people.reply_sms("+46701740621", step):
             await engine.acknowledge(incident.id, step=step, person="anna", via="api")
-    await engine.advance("8m")
+    await people.wait("8m")
     say("23:13  Anna har bedömt situationen med Lena: strategen behövs, ingen sjukvård.")
     await engine.record_fact(incident.id, "strategist_needed", True, by="anna")
     await engine.record_fact(incident.id, "needs_healthcare", False, by="anna")
     await engine.complete(incident.id, step="3.1.1", person="anna", note="Bedömt tillsammans med den utsatte.")
-    await engine.advance("16m")
-    if not await people.click_link("karin.lindqvist@oxelosund.example", "3.1.2"):
+    await people.wait("6m")  # the strategists get an SMS at once and a call five minutes later
+    if (await engine.status(incident.id)).step("3.1.2").status.value == "active":
         await engine.acknowledge(incident.id, step="3.1.2", person="karin", via="api")
-    await engine.advance("15m")
+    await people.wait("25m")
     say("23:44  Lena vill polisanmäla. Karin har kontaktat polisen.")
     await engine.record_fact(incident.id, "police_report_wanted", True, by="lena")
     await engine.complete(incident.id, step="3.1.2", person="karin", note="Polisen kontaktad, koppling till uppdraget.")
-    await engine.advance("6m")
-    if not await people.press("+46701740612", "1") and not await people.reply_sms("+46701740612", "3.1.3"):
+    await people.wait("11m")  # the CEO: an SMS, then her e-mail ten minutes later
+    if not await people.click_link("eva.berg@oxelosund.example", "3.1.3"):
         await engine.acknowledge(incident.id, step="3.1.3", person="eva", via="api")
-    await engine.advance("25m")
+    await people.wait("20m")
     await engine.complete(
         incident.id,
         step="3.2.1",
         person="anna",
         note="Kamrat hos Lena; stödperson vald.",
-        checked=[i.id for i in engine.municipality.routines["bilaga3"].step("3.2.1").checklist],
+        checked=[i.id for i in steps.step("3.2.1").checklist],
     )
     await engine.advance("1h")
     await engine.complete(
@@ -258,12 +281,14 @@ async def _script(engine: Engine, people: People, say: Callable[[str], None]) ->
         step="3.1.3",
         person="eva",
         note="Anmälan gjord med åtkomstskydd.",
-        checked=[i.id for i in engine.municipality.routines["bilaga3"].step("3.1.3").checklist],
+        checked=[i.id for i in steps.step("3.1.3").checklist],
     )
     await engine.advance("2h")
-    say("03:10  morgonen: resten av rutinen (stöd, information) pågår; demon stänger ärendet här.")
+    await people.calls()
+    say("03:10  natten är över: resten av rutinen (stöd, information) pågår; demon stänger ärendet här.")
     await engine.close(incident.id, by="karin", reason="Demo")
     await engine.advance("1m")
+    await people.calls()
     return incident.id
 
 
@@ -271,13 +296,27 @@ async def run_demo(
     *, db: Path, html: Path | None, lang: str = "sv", out: Callable[[str], None] = print, drill: bool = True
 ) -> int:
     """Run the demo; returns the exit code."""
-    from hothat.testing.timeline import TimelineBuilder
 
     municipality = load_example("oxelosund")
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    logging.getLogger("hothat").setLevel(logging.ERROR)
-    with _wire(municipality) as wiring:
+    quiet = logging.getLogger("hothat")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the demo tells its own story; the adapters' warnings would only interrupt it
+    try:
+        return await _run(municipality, db=db, html=html, lang=lang, out=out, drill=drill)
+    finally:
+        quiet.setLevel(level)
+
+
+async def _run(
+    municipality: Municipality, *, db: Path, html: Path | None, lang: str, out: Callable[[str], None], drill: bool
+) -> int:
+    from hothat.testing.timeline import TimelineBuilder
+
+    clock = VirtualClock(FRIDAY_NIGHT)
+    engine_ref: list[Engine] = []
+    async with _wire(clock, engine_ref) as wiring:
         out("hothat demo: ett ärende i Oxelösund, en fredagskväll, på en virtuell klocka")
         for note in wiring.notes:
             out(f"  · {note}")
@@ -286,10 +325,11 @@ async def run_demo(
         engine = Engine(
             municipality,
             store=SqliteStore(db),
-            clock=VirtualClock(FRIDAY_NIGHT),
+            clock=clock,
             channels=wiring.channels,
             token_secret=secrets.token_bytes(48),
         )
+        engine_ref.append(engine)
         async with engine:
             incident_id = await _script(engine, People(engine, wiring, out), out)
             trail = await engine.trail(incident_id)
@@ -310,7 +350,7 @@ async def run_demo(
             out(f"Tidslinjen som bild: {html}")
         if drill:
             out("")
-            out(_drill(municipality, lang))
+            out(await _drill(municipality, lang))
     return 0
 
 
@@ -326,23 +366,22 @@ def _transport_summary(wiring: Wiring, trail: list[ev.Event]) -> str:
 
 
 async def _report(db: Path, municipality: Municipality, incident_id: str, lang: str) -> str:
-    """The incident's report, as ``hothat report`` prints it (when the report module is installed)."""
-    import importlib
+    """What ``hothat report --store DB`` prints: the incident list with times to acknowledgement."""
+    from datetime import timedelta
 
-    try:
-        report = importlib.import_module("hothat.report")
-    except ImportError:
-        return ""
-    render = getattr(report, "incident_report", None)
-    if render is None:
-        return ""
+    from hothat import report
+
     async with SqliteStore(db) as store:
-        return str(await render(store, incident_id, municipality=municipality, lang=lang))
+        found = await report.incident_list(store, now=FRIDAY_NIGHT + timedelta(days=1), recent=None)
+    heading = f"$ hothat report --store {db}"
+    return heading + "\n" + report.format_incidents(found, "text", lang=lang, municipality=municipality)
 
 
-def _drill(municipality: Municipality, lang: str) -> str:
-    from hothat.testing.drill import drill
+async def _drill(municipality: Municipality, lang: str) -> str:
+    """The drill of the whole configuration (``hothat drill``), its first lines."""
+    from hothat.testing.drill import drill_async
 
-    report = drill(municipality)
+    report = await drill_async(municipality)
     lines = report.text(lang).splitlines()
-    return "\n".join(lines[:40] + (["…"] if len(lines) > 40 else []))
+    heading = "$ hothat drill (den inbyggda Oxelösundsfilen)" if lang == "sv" else "$ hothat drill (built-in Oxelösund)"
+    return "\n".join([heading, *lines[:40], *(["…"] if len(lines) > 40 else [])])
