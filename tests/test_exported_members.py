@@ -18,3 +18,12 @@ def test_every_public_name_is_exported_and_every_export_exists() -> None:
 def test_every_export_has_a_docstring() -> None:
     missing = [name for name in hothat.__all__ if not (getattr(hothat, name).__doc__ or "").strip()]
     assert missing == []
+
+
+def test_every_command_is_in_the_command_line_reference() -> None:
+    from pathlib import Path
+
+    from hothat.cli import COMMANDS
+
+    page = (Path(__file__).resolve().parent.parent / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
+    assert [name for name in COMMANDS if f"`hothat {name}" not in page] == []
