@@ -100,11 +100,6 @@ class Witness:
         self.changed.set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a stale-outbox sweep can claim a row its committer is about to deliver, then skip it "
-    "on a stale cached trail and keep the claim, so the notification waits or is lost (see the PostgreSQL report)",
-)
 async def test_three_processes_one_killed_every_incident_completes_and_nothing_is_sent_twice(
     pytestconfig: pytest.Config, tmp_path: Path
 ) -> None:

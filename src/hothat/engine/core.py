@@ -478,8 +478,7 @@ def _on_sent(state: IncidentState, e: ev.NotificationSent) -> None:
     ask = _ask_for_key(state, e.key)
     if ask is None or ask.pending != e.key:
         return
-    if ask.reached is None:  # follow-ups ("taken", "closed") go where the person was first reached
-        ask.reached = ask.contact
+    ask.reached = ask.contact  # follow-ups ("taken", "closed") go where the person was last reached
     _next_contact(state, ask, e.at, reached=True)
 
 

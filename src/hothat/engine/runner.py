@@ -654,11 +654,8 @@ class Engine:
         for event in produced:
             self._index_event(incident_id, event)
         if state.closed:
-            released = sorted(f"{person}:{code}" for person, code, _ in self._codes_of.get(incident_id, ()))
             self._release_codes(incident_id)
             self._states.pop(incident_id, None)
-            if released:
-                self._spawn(self._remember_quietly(ev.CodesRested(self.clock.now(), tuple(released))))
         else:
             self._states[incident_id] = state
         self._wake.set()
@@ -801,10 +798,14 @@ class Engine:
         try:
             async with self._lock(incident_id):
                 state = await self._load(incident_id)
-                if key in state.settled:
-                    return
+                if key not in state.queued or key not in self._queued:
+                    # Queued by another process after we cached this incident: read the trail again.
+                    self._states.pop(incident_id, None)
+                    state = await self._load(incident_id)
                 queued = self._queued.get(key)
-                if queued is None:
+                if key in state.settled or queued is None:
+                    # Nothing to deliver: give the lease back at once rather than sit on it until it runs out.
+                    await self.store.claim(key, self._owner, now, now=now)
                     return
                 binding = self._bindings.get(queued.channel)
                 message = self._render(state, queued, binding) if binding is not None else None
@@ -1382,6 +1383,11 @@ class Engine:
 
     async def close(self, incident_id: str, *, by: str | None = None, reason: str = "") -> None:
         """Close the incident: every escalation stops; people asked about unfinished steps are told."""
+        # The codes it releases rest for a day, across restarts too: written before the close itself, so a crash
+        # in between can only make them rest early, never let a late answer to this incident take a new one.
+        released = sorted(f"{person}:{code}" for person, code, _ in self._codes_of.get(incident_id, ()))
+        if released:
+            await self._remember(ev.CodesRested(self.clock.now(), tuple(released)))
 
         def build(state: IncidentState) -> list[Event]:
             if state.closed:
@@ -1460,12 +1466,6 @@ class Engine:
         await self._remember(ev.OptOutChanged(self.clock.now(), address, opted_out))
         (self._optout.add if opted_out else self._optout.discard)(address)
         log.info("a number %s SMS", "opted out of" if opted_out else "opted back in to")
-
-    async def _remember_quietly(self, event: Event) -> None:
-        try:
-            await self._remember(event)
-        except Exception:
-            log.exception("could not record %s in the _contacts trail", type(event).__name__)
 
     async def _remember(self, event: Event) -> None:
         """Append to the ``_contacts`` trail: what the engine must remember across restarts beyond incidents."""
