@@ -27,7 +27,7 @@ from benchmarks._gateway import GatewayProcess
 from benchmarks._util import machine, table, write
 
 HEADER = ["benchmark", "median", "spread", "note"]
-FULL = {"messages": 1000, "incidents": 6000, "latency": 1000, "simulation": 2000, "memory": 1000}
+FULL = {"messages": 1000, "incidents": 6000, "latency": 1000, "simulation": 500, "memory": 1000}
 QUICK = {"messages": 100, "incidents": 200, "latency": 100, "simulation": 200, "memory": 100}
 
 

@@ -49,9 +49,10 @@ async def _run(gateway: GatewayProcess, incidents: int, timeout: float) -> dict[
             await engine.advance(_rig.ACK_WITHIN)
             await engine.advance(_rig.ACK_WITHIN)
             escalated = time.perf_counter()
+            # Whoever got the latest SMS answers it (the strategist, unless a delivery was lost on the way).
             answers = [
                 InboundEvent(InboundKind.ACKNOWLEDGE, "sms", address=address, reply_code=code)
-                for address, code in (phone.codes[i] for i in ids)
+                for address, code in (phone.codes[i] for i in ids if i in phone.codes)
             ]
             await asyncio.gather(*(engine.handle_inbound(a) for a in answers))
             await engine.idle()
