@@ -416,3 +416,41 @@ async def test_unknown_person_cannot_take_a_step() -> None:
             await rig.engine.acknowledge(incident.id, step="3.1.1", person="jan")
         with pytest.raises(IncidentError, match="no person"):
             await rig.engine.acknowledge(incident.id, step="3.1.1", person="mallory")
+
+
+async def test_the_engine_hands_a_channel_no_more_messages_at_once_than_it_takes() -> None:
+    import asyncio
+
+    from hothat.channels import MemoryChannel, OutboundMessage, Receipt
+
+    class Narrow(MemoryChannel):
+        """Takes two messages at a time; the others must wait in the engine, not in the channel."""
+
+        in_flight = 0
+        most = 0
+        release = asyncio.Event()
+
+        @property
+        def concurrency(self) -> int:
+            return 2
+
+        async def deliver(self, message: OutboundMessage) -> Receipt:
+            Narrow.in_flight += 1
+            Narrow.most = max(Narrow.most, Narrow.in_flight)
+            await Narrow.release.wait()
+            Narrow.in_flight -= 1
+            return await super().deliver(message)
+
+    rig = Rig(municipality(step("1", "municipal_security_strategist"), step("2", "municipal_ceo", after=())))
+    narrow = Narrow()
+    rig.engine._channel_overrides["sms"] = narrow
+    async with rig.engine:
+        for _ in range(3):
+            await rig.engine.report(kind="threat", severity="serious", party="s")
+        for _ in range(5):
+            await asyncio.sleep(0)  # let every delivery task start and queue
+        assert Narrow.in_flight == 2
+        Narrow.release.set()
+        await rig.engine.idle()
+    assert Narrow.most == 2
+    assert len(narrow.sent) == 9  # 3 incidents × (Karin, Lars, Jan), none lost to waiting

@@ -272,6 +272,16 @@ class Channel(abc.ABC):
     def __init__(self, settings: ChannelSettings | None = None) -> None:
         self.settings = settings if settings is not None else self.Settings()
 
+    @property
+    def concurrency(self) -> int:
+        """How many messages the engine hands to this channel at once (default 16).
+
+        The engine queues the rest itself, and a message's ``deliver_timeout`` only starts when it is handed over:
+        time spent waiting in a queue must never turn a message that was not sent into "possibly sent". A channel
+        with its own limit (connections, concurrent calls) returns it here.
+        """
+        return 16
+
     @abc.abstractmethod
     async def deliver(self, message: OutboundMessage) -> Receipt:
         """Hand one message to the provider.

@@ -145,6 +145,7 @@ class _Binding:
     medium: Medium
     disclosure: Disclosure
     internal: bool
+    slots: asyncio.Semaphore = attrs.field(eq=False)
 
 
 class Engine:
@@ -304,12 +305,21 @@ class Engine:
             medium = cfg.medium or type(instance).medium
             disclosure = Disclosure(cfg.disclosure) if cfg.disclosure else type(instance).default_disclosure
             internal = bool(getattr(instance.settings, "internal", False))
-            self._bindings[cfg.name] = _Binding(cfg.name, instance, medium, disclosure, internal)
+            self._bindings[cfg.name] = _Binding(
+                cfg.name, instance, medium, disclosure, internal, asyncio.Semaphore(max(1, instance.concurrency))
+            )
             self._default_for.setdefault(medium, cfg.name)
         for name, instance in self._channel_overrides.items():
             if name not in self._bindings:
                 medium = type(instance).medium
-                self._bindings[name] = _Binding(name, instance, medium, type(instance).default_disclosure, False)
+                self._bindings[name] = _Binding(
+                    name,
+                    instance,
+                    medium,
+                    type(instance).default_disclosure,
+                    False,
+                    asyncio.Semaphore(max(1, instance.concurrency)),
+                )
                 self._default_for.setdefault(medium, name)
         if problems:
             raise ConfigurationError(problems)
@@ -878,7 +888,8 @@ class Engine:
                 "the number has opted out (STOP)",
             )
         try:
-            async with asyncio.timeout(self.deliver_timeout):
+            # Queue for the channel first; the timeout covers only the handing over (see Channel.concurrency).
+            async with binding.slots, asyncio.timeout(self.deliver_timeout):
                 receipt = await binding.channel.deliver(message)
         except RetryableDeliveryError as exc:
             return ev.DeliveryFailed(

@@ -203,6 +203,11 @@ class VoiceChannel(Channel):
         )
         self._recent = _RecentKeys(self.voice.replay_memory)
 
+    @property
+    def concurrency(self) -> int:
+        """The engine hands over at most as many calls as the first provider may place at once."""
+        return max(1, self.voice.providers[0].max_concurrent_calls)
+
     # -------------------------------------------------------------------------------------------------------
     # Outbound
     # -------------------------------------------------------------------------------------------------------

@@ -147,6 +147,12 @@ class SmsChannel(Channel):
         self._providers = {p.name: _provider(p, self.name) for p in self.sms.providers}
         self._recent = _RecentKeys(self.sms.replay_memory)
 
+    @property
+    def concurrency(self) -> int:
+        """The engine hands over at most ``max_requests`` messages at once: the rest wait in the engine, where
+        waiting does not count against the delivery timeout."""
+        return self.sms.max_requests
+
     # -------------------------------------------------------------------------------------------------------
     # Outbound
     # -------------------------------------------------------------------------------------------------------
