@@ -38,7 +38,8 @@ class Cluster:
         """The DSN of a new, empty schema: everything a store creates through it stays there."""
         schema = f"t{os.getpid()}_{next(self._serial)}"
         with psycopg.connect(self.dsn, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE".encode())  # left by an earlier run (own cluster)
+            conn.execute(f"CREATE SCHEMA {schema}".encode())
         return make_conninfo(self.dsn, options=f"-c search_path={schema}")
 
     def emptied_dsn(self, schema: str) -> str:
