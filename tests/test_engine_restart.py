@@ -167,3 +167,42 @@ async def test_a_message_that_cannot_be_rendered_is_recorded_as_failed_and_the_n
         failed = [e for e in await rig.trail(incident.id) if isinstance(e, ev.DeliveryFailed)]
         assert failed
         assert failed[0].reason.startswith("the message could not be prepared")
+
+
+async def test_a_reference_taken_at_the_same_moment_by_another_process_gives_the_next_one() -> None:
+    class Racing(MemoryStore):
+        """``find`` misses a reference another process is committing right now, once."""
+
+        asked = 0
+
+        async def find(self, reference: str) -> str | None:
+            if reference.endswith("-0001"):
+                self.asked += 1
+                if self.asked == 2:  # the second process looks just before the first one's commit lands
+                    return None
+            return await super().find(reference)
+
+    store = Racing()
+    rig = Rig(muni())  # type: ignore[arg-type]
+    first = Engine(
+        rig.engine.municipality,
+        store=store,
+        clock=rig.clock,
+        plugins=rig.engine.plugins,
+        channels={"sms": rig.sms, "email": rig.email, "voice": rig.voice},
+        token_secret=b"k" * 48,
+    )
+    second = Engine(
+        rig.engine.municipality,
+        store=store,
+        clock=rig.clock,
+        plugins=rig.engine.plugins,
+        channels={"sms": rig.sms, "email": rig.email, "voice": rig.voice},
+        token_secret=b"k" * 48,
+    )
+    async with first, second:
+        one = await first.report(kind="threat", severity="serious", party="s")
+        two = await second.report(kind="threat", severity="serious", party="s")  # its first pick clashes
+    assert store.asked == 2
+    assert (one.reference, two.reference) == ("TK-2026-0001", "TK-2026-0002")
+    assert await store.find("TK-2026-0002") == two.id

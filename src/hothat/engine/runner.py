@@ -160,6 +160,8 @@ class Engine:
         channels: channel instances by configured name, replacing those the config would build (tests).
         token_secret: the secret for signed links; read from the config's ``token_secret_env`` if not given.
         deliver_timeout: seconds a channel's ``deliver`` may take before the attempt counts as ambiguous.
+        delivery_lease: how long a process holds a notification it delivers (several processes on one store);
+            another process takes it over after that. Default: ``deliver_timeout`` + 30 s.
         stall_after: a wake-up found overdue by more than this is recorded as ``StallDetected`` (the watchdog),
             logged as an error and shown to observers, before the escalation moves on.
     """
@@ -175,6 +177,7 @@ class Engine:
         token_secret: bytes | None = None,
         deliver_timeout: float = 30.0,
         stall_after: timedelta = timedelta(minutes=2),
+        delivery_lease: timedelta | None = None,
     ) -> None:
         self.municipality = municipality
         self.store: Store = store if store is not None else MemoryStore()
@@ -204,7 +207,7 @@ class Engine:
         # has one engine at a time, which may take over the leases of the process that ran before it.
         self._shared = bool(getattr(self.store, "shared", False))
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}" if self._shared else "local"
-        self._lease = timedelta(seconds=deliver_timeout + 30)
+        self._lease = delivery_lease or timedelta(seconds=deliver_timeout + 30)
         self._retry_delivery: set[tuple[str, str]] = set()
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
@@ -244,6 +247,10 @@ class Engine:
             target = str(store if store is not None else municipality.store)
             if target == ":memory:":
                 store_obj: Store = MemoryStore()
+            elif target.startswith(("postgresql://", "postgres://")):
+                from hothat.store.postgres import PostgresStore
+
+                store_obj = PostgresStore(target, municipality=municipality.id)
             else:
                 from hothat.store.sqlite import SqliteStore
 
@@ -430,8 +437,11 @@ class Engine:
         await self._flush_unrecorded()
         if self._shared:
             # Another process may have died holding deliveries: take over those whose lease ran out.
+            # Only rows older than a lease: a younger one is most likely being delivered by the process that queued it.
+            grace = self.clock.now() - self._lease
             for item in await self.store.stale_outbox(self.clock.now(), 500):
-                self._spawn_delivery(item.incident_id, item.key)
+                if item.created_at <= grace:
+                    self._spawn_delivery(item.incident_id, item.key)
         count = 0
         while True:
             now = self.clock.now()
@@ -1207,12 +1217,20 @@ class Engine:
             facts=dict(facts or {}),
             holders=role_holders,
         )
-        reported = ev.IncidentReported(now, incident, reported_by)
-        state = IncidentState.start(reported, routine, self.municipality.directory)
-        state.version = 0
-        async with self._lock(incident_id):
-            await self._drive_locked(incident_id, [reported], new=True, first=state)
-        log.info("incident %s reported (%s, %s)", ref, kind_v, severity_v)
+        for attempt in range(_CONFLICT_RETRIES):
+            reported = ev.IncidentReported(now, incident, reported_by)
+            state = IncidentState.start(reported, routine, self.municipality.directory)
+            state.version = 0
+            try:
+                async with self._lock(incident.id):
+                    await self._drive_locked(incident.id, [reported], new=True, first=state)
+                break
+            except ConcurrencyError:
+                # Another engine process took this reference number at the same moment: take the next one.
+                if reference is not None or attempt + 1 == _CONFLICT_RETRIES:
+                    raise
+                incident = attrs.evolve(incident, id=new_id(now), reference=await self._next_reference(now))
+        log.info("incident %s reported (%s, %s)", incident.reference, kind_v, severity_v)
         return incident
 
     async def _next_reference(self, now: datetime) -> str:
