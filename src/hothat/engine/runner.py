@@ -847,7 +847,17 @@ class Engine:
             await self._record_result(incident_id, key, failed)
             return
         result = await self._attempt(queued, binding, message)
-        await self._record_result(incident_id, key, result)
+        if result is not None:
+            await self._record_result(incident_id, key, result)
+
+    async def _renew(self, key: str) -> bool:
+        """Renew our lease on ``key`` just before handing it over; False when another process holds it now."""
+        now = self.clock.now()
+        try:
+            return await self.store.claim(key, self._owner, now + self._lease, now=now)
+        except StoreError:
+            log.exception("cannot renew the lease on %s; it is left to the next sweep", key)
+            return False
 
     async def _record_result(self, incident_id: str, key: str, result: Event) -> None:
         """Record a delivery outcome; if the store refuses now (locked, full), keep it and record it later.
@@ -879,7 +889,7 @@ class Engine:
 
     async def _attempt(
         self, queued: ev.NotificationQueued, binding: _Binding | None, message: OutboundMessage | None
-    ) -> Event:
+    ) -> Event | None:
         started = time.perf_counter()
         if binding is None or message is None:
             return ev.DeliveryFailed(
@@ -899,8 +909,11 @@ class Engine:
             )
         try:
             # Queue for the channel first; the timeout covers only the handing over (see Channel.concurrency).
-            async with binding.slots, asyncio.timeout(self.deliver_timeout):
-                receipt = await binding.channel.deliver(message)
+            async with binding.slots:
+                if self._shared and not await self._renew(queued.key):
+                    return None  # the wait outlasted our lease and another process has taken the message over
+                async with asyncio.timeout(self.deliver_timeout):
+                    receipt = await binding.channel.deliver(message)
         except RetryableDeliveryError as exc:
             return ev.DeliveryFailed(
                 self.clock.now(),
