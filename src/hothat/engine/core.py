@@ -35,7 +35,7 @@ from typing import Any
 import attrs
 
 from hothat.channels import MessageKind
-from hothat.domain import Directory, Incident, IncidentStatus, Routine, Severity, Step, Strategy
+from hothat.domain import Directory, Incident, IncidentStatus, Medium, Routine, Severity, Step, Strategy
 from hothat.engine import events as ev
 from hothat.engine.events import Event, FailureKind, Purpose
 
@@ -153,6 +153,7 @@ class Ask:
     active: bool = True
     single: bool = False
     reached: int | None = None
+    reached_quietly: int | None = None
     answered: bool = False
 
 
@@ -341,7 +342,7 @@ def _tell(
 
 
 def _reached_people(step: StepState, *, exclude: str | None = None, slot: int | None = None) -> list[tuple[str, int]]:
-    """People a message about ``step`` reached (once each, first contact point that reached them)."""
+    """People a message about ``step`` reached, once each, with the contact point to tell them on (see _on_sent)."""
     seen: dict[str, int] = {}
     for ask in step.asks:
         if ask.reached is None or ask.person == exclude or ask.person in seen:
@@ -350,7 +351,7 @@ def _reached_people(step: StepState, *, exclude: str | None = None, slot: int | 
             continue
         if slot is not None and ask.purpose is Purpose.OWNER and ask.slot != slot:
             continue
-        seen[ask.person] = ask.reached
+        seen[ask.person] = ask.reached_quietly if ask.reached_quietly is not None else ask.reached
     return list(seen.items())
 
 
@@ -478,7 +479,13 @@ def _on_sent(state: IncidentState, e: ev.NotificationSent) -> None:
     ask = _ask_for_key(state, e.key)
     if ask is None or ask.pending != e.key:
         return
-    ask.reached = ask.contact  # follow-ups ("taken", "closed") go where the person was last reached
+    # Follow-ups ("taken", "closed") go where the person was last reached, but not by a phone call when a text
+    # reached them too: nobody should be woken at night to hear that someone else took the step.
+    ask.reached = ask.contact
+    person = state.directory.people.get(ask.person)
+    contacts = person.contacts if person is not None else ()
+    if ask.contact < len(contacts) and contacts[ask.contact].medium is not Medium.VOICE:
+        ask.reached_quietly = ask.contact
     _next_contact(state, ask, e.at, reached=True)
 
 
