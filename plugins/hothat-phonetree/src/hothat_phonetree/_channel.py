@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 from urllib.parse import urlsplit
 
@@ -37,7 +36,7 @@ from hothat_phonetree._settings import ElksVoiceSettings, SinchVoiceSettings, Vo
 from hothat_phonetree._sinch import SinchProvider
 from hothat_phonetree._twilio import TwilioProvider
 from hothat_sms import redact
-from hothat_sms._base import Refusal, Scope
+from hothat_sms._base import RecentKeys, Refusal, Scope
 
 __all__ = ["VoiceChannel"]
 
@@ -68,27 +67,6 @@ def _provider(settings: VoiceProviderSettings, env: Env) -> AnyProvider:
     if isinstance(settings, SinchVoiceSettings):
         return SinchProvider(settings, env)
     return TwilioProvider(settings, env)
-
-
-class _RecentKeys:
-    """A bounded, thread-safe set of recently seen callback keys (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add_if_new(self, keys: Iterable[tuple[str, ...]]) -> bool:
-        """Remember ``keys`` and return True, or return False (remembering nothing) if any was seen."""
-        keys = tuple(keys)
-        with self._lock:
-            if any(key in self._keys for key in keys):
-                return False
-            for key in keys:
-                self._keys[key] = None
-            while len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-            return True
 
 
 class _NumberLimiter:
@@ -201,7 +179,7 @@ class VoiceChannel(Channel):
             self.voice.min_gap.total_seconds(),
             clock or time.monotonic,
         )
-        self._recent = _RecentKeys(self.voice.replay_memory)
+        self._recent = RecentKeys(self.voice.replay_memory)
 
     @property
     def concurrency(self) -> int:

@@ -252,8 +252,6 @@ class VoiceSettings(ChannelSettings):
         caller_id = "+46766861005"
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
     providers: tuple[VoiceProviderSettings, ...]
     """Providers in the order they are tried; the next is used when one fails for reasons of its own."""
     public_base_url: str

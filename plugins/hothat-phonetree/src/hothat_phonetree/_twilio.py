@@ -23,8 +23,9 @@ from hothat.channels import DeliveryStatus, InboundEvent
 from hothat.errors import InboundError
 from hothat_phonetree._base import Callback, CallParams, CallScript, Key, VoiceProvider, is_machine, query_pairs
 from hothat_phonetree._settings import TwilioVoiceSettings
-from hothat_sms._base import Refusal, Scope, basic_auth, by_status, form_fields, json_object, pick, retry_after
+from hothat_sms._base import Refusal, basic_auth, form_fields, json_object, pick
 from hothat_sms._signing import twilio_signature_valid
+from hothat_sms._twilio import twilio_refusal
 
 __all__ = ["MAX_TWIML", "RECIPIENT_CODES", "TwilioProvider"]
 
@@ -110,15 +111,7 @@ class TwilioProvider(VoiceProvider[TwilioVoiceSettings]):
         return (sid if isinstance(sid, str) else None), pick(data, "sid", "status")
 
     def refused(self, response: httpx.Response) -> Refusal:
-        code = json_object(response).get("code")
-        if code in RECIPIENT_CODES:
-            return Refusal(Scope.RECIPIENT, f"Twilio {code}: {RECIPIENT_CODES[code]}")
-        if code == 20429 or response.status_code == 429:
-            return Refusal(Scope.RATE_LIMITED, "Twilio 20429: too many requests", retry_after(response.headers))
-        refusal = by_status(response)
-        if isinstance(code, int):
-            return Refusal(refusal.scope, f"Twilio {code}: {refusal.reason}", refusal.retry_after)
-        return refusal
+        return twilio_refusal(response, RECIPIENT_CODES)
 
     # -- callbacks ----------------------------------------------------------------------------------------
 

@@ -7,7 +7,9 @@ import base64
 import enum
 import hmac
 import logging
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -29,6 +31,30 @@ log = logging.getLogger("hothat_sms")
 S = TypeVar("S", bound=BaseProviderSettings)
 
 _MAX_FIELDS = 200
+
+
+class RecentKeys:
+    """A bounded, thread-safe set of recently seen callback keys (oldest forgotten first).
+
+    Shared by the SMS and voice channels to refuse replayed provider callbacks.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add_if_new(self, keys: Iterable[tuple[str, ...]]) -> bool:
+        """Remember ``keys`` and return True, or return False (remembering nothing) if any was seen."""
+        keys = tuple(keys)
+        with self._lock:
+            if any(key in self._keys for key in keys):
+                return False
+            for key in keys:
+                self._keys[key] = None
+            while len(self._keys) > self._size:
+                self._keys.popitem(last=False)
+            return True
 
 
 class Scope(enum.Enum):

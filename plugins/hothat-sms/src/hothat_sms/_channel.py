@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
@@ -23,7 +21,7 @@ from hothat.errors import (
     RetryableDeliveryError,
 )
 from hothat.messages.gsm import SmsInfo, sms_info
-from hothat_sms._base import AnyProvider, Refusal, Scope
+from hothat_sms._base import AnyProvider, RecentKeys, Refusal, Scope
 from hothat_sms._elks import ElksProvider
 from hothat_sms._settings import ElksSettings, ProviderSettings, SmsSettings, TwilioSettings
 from hothat_sms._sinch import SinchProvider
@@ -78,27 +76,6 @@ def _provider(settings: ProviderSettings, channel: str) -> AnyProvider:
     return SinchProvider(settings, channel)
 
 
-class _RecentKeys:
-    """A bounded, thread-safe set of recently seen callback keys (oldest forgotten first)."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._keys: OrderedDict[tuple[str, ...], None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def add_if_new(self, keys: Iterable[tuple[str, ...]]) -> bool:
-        """Remember ``keys`` and return True, or return False (remembering nothing) if any was seen."""
-        keys = tuple(keys)
-        with self._lock:
-            if any(key in self._keys for key in keys):
-                return False
-            for key in keys:
-                self._keys[key] = None
-            while len(self._keys) > self._size:
-                self._keys.popitem(last=False)
-            return True
-
-
 class SmsChannel(Channel):
     """SMS through 46elks, Twilio or Sinch, tried in the configured order.
 
@@ -145,7 +122,7 @@ class SmsChannel(Channel):
         # request (quadratic in a burst of thousands) and its pool timeout would count the wait as a failure.
         self._slots = asyncio.Semaphore(self.sms.max_requests)
         self._providers = {p.name: _provider(p, self.name) for p in self.sms.providers}
-        self._recent = _RecentKeys(self.sms.replay_memory)
+        self._recent = RecentKeys(self.sms.replay_memory)
 
     @property
     def concurrency(self) -> int:

@@ -275,8 +275,6 @@ class SmsSettings(ChannelSettings):
         webhook_token_env = "ELKS_WEBHOOK_TOKEN"
     """
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
     providers: tuple[ProviderSettings, ...]
     """Providers in the order they are tried; the next is used when one fails for reasons of its own."""
     public_base_url: str | None = None

@@ -56,6 +56,22 @@ TRANSIENT_DELIVERY_CODES = frozenset({"30003", "30008"})
 """Status-callback error codes worth another try later: 30003 (handset off or out of reach), 30008 (unknown)."""
 
 
+def twilio_refusal(response: httpx.Response, recipient_codes: Mapping[int, str]) -> Refusal:
+    """Map a Twilio error answer: a code about the recipient, rate limiting (20429 / 429), or by HTTP status.
+
+    ``recipient_codes`` are the API's codes that condemn this number for this product (SMS and voice differ).
+    """
+    code = json_object(response).get("code")
+    if isinstance(code, int) and code in recipient_codes:
+        return Refusal(Scope.RECIPIENT, f"Twilio {code}: {recipient_codes[code]}")
+    if code == 20429 or response.status_code == 429:
+        return Refusal(Scope.RATE_LIMITED, "Twilio 20429: too many requests", retry_after(response.headers))
+    refusal = by_status(response)
+    if isinstance(code, int):
+        return Refusal(refusal.scope, f"Twilio {code}: {refusal.reason}", refusal.retry_after)
+    return refusal
+
+
 class TwilioProvider(Provider[TwilioSettings]):
     """The Twilio adapter."""
 
@@ -84,15 +100,7 @@ class TwilioProvider(Provider[TwilioSettings]):
         return (sid if isinstance(sid, str) else None), pick(data, "sid", "status", "num_segments", "price")
 
     def refused(self, response: httpx.Response) -> Refusal:
-        code = json_object(response).get("code")
-        if code in RECIPIENT_CODES:
-            return Refusal(Scope.RECIPIENT, f"Twilio {code}: {RECIPIENT_CODES[code]}")
-        if code == 20429 or response.status_code == 429:
-            return Refusal(Scope.RATE_LIMITED, "Twilio 20429: too many requests", retry_after(response.headers))
-        refusal = by_status(response)
-        if isinstance(code, int):
-            return Refusal(refusal.scope, f"Twilio {code}: {refusal.reason}", refusal.retry_after)
-        return refusal
+        return twilio_refusal(response, RECIPIENT_CODES)
 
     def verify(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
         signature = headers.get("x-twilio-signature")
