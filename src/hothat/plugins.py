@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import pluggy
+import pydantic
 
 from hothat import hookspecs
 from hothat.errors import PluginError
@@ -200,15 +201,17 @@ class HothatPlugins:
         await asyncio.gather(*(guarded(a) for a in pending))
 
 
+def validation_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
+    """A settings validation error as ``(field path, message)`` pairs, never echoing the input."""
+    return [
+        (".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
 def channel_settings_errors(cls: type[Channel], table: Mapping[str, Any]) -> list[str]:
     """Validate a ``[channels.NAME]`` table against a channel class's settings; return readable problems."""
-    import pydantic
-
     try:
         cls.Settings.model_validate(dict(table))
     except pydantic.ValidationError as exc:
-        return [
-            f"{'.'.join(str(p) for p in err['loc']) or '(table)'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
+        return [f"{loc or '(table)'}: {msg}" for loc, msg in validation_problems(exc)]
     return []

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pydantic
 
 from hothat.channels import (
     Channel,
@@ -82,7 +83,7 @@ from hothat.errors import (
     TokenError,
     UnknownChannelError,
 )
-from hothat.plugins import HothatPlugins, get_plugin_manager
+from hothat.plugins import HothatPlugins, get_plugin_manager, validation_problems
 from hothat.store import Commit, EventRecord, MemoryStore, OutboxItem, Store, WakeUp
 
 __all__ = ["Engine", "IncidentView", "StepView"]
@@ -298,16 +299,11 @@ class Engine:
                     )
                 try:
                     settings = cls.Settings.model_validate(dict(cfg.settings))
-                except Exception as exc:
-                    import pydantic
-
-                    if isinstance(exc, pydantic.ValidationError):
-                        for err in exc.errors(include_url=False, include_input=False):
-                            loc = ".".join(str(p) for p in err["loc"])
-                            path = f"channels.{cfg.name}" + (f".{loc}" if loc else "")
-                            problems.append(ConfigProblem(self.municipality.source, path, err["msg"]))
-                        continue
-                    raise
+                except pydantic.ValidationError as exc:
+                    for loc, msg in validation_problems(exc):
+                        path = f"channels.{cfg.name}" + (f".{loc}" if loc else "")
+                        problems.append(ConfigProblem(self.municipality.source, path, msg))
+                    continue
                 instance = cls(settings)
             medium = cfg.medium or type(instance).medium
             disclosure = Disclosure(cfg.disclosure) if cfg.disclosure else type(instance).default_disclosure
