@@ -111,6 +111,31 @@ def new_id(now: datetime) -> str:
 
 
 @attrs.frozen
+class _Key:
+    """A notification's idempotency key: ``incident:step:ask:contact:attempt`` (step ids may hold colons)."""
+
+    incident: str
+    step: str
+    ask: int
+    contact: int
+    attempt: int
+
+    def __str__(self) -> str:
+        return f"{self.incident}:{self.step}:{self.ask}:{self.contact}:{self.attempt}"
+
+    @classmethod
+    def parse(cls, key: str) -> _Key | None:
+        """The parts of ``key``, or ``None`` for a string that is not one of ours (e.g. a mangled callback)."""
+        head, *numbers = key.rsplit(":", 3)
+        incident, _, step = head.partition(":")
+        try:
+            ask, contact, attempt = (int(n) for n in numbers)
+        except ValueError:
+            return None
+        return cls(incident, step, ask, contact, attempt) if incident and step else None
+
+
+@attrs.frozen
 class StepView:
     """A step as ``Engine.status`` reports it."""
 
@@ -759,7 +784,7 @@ class Engine:
             if code is None:
                 code = self._allocate_code(person.id)
                 self._reserve_code(person.id, code, state.incident.id, cmd.step)
-        key = f"{state.incident.id}:{cmd.step}:{cmd.ask}:{cmd.contact}:{cmd.attempt}"
+        key = str(_Key(state.incident.id, cmd.step, cmd.ask, cmd.contact, cmd.attempt))
         return ev.NotificationQueued(
             now,
             key,
@@ -1091,11 +1116,12 @@ class Engine:
         for queued_key, (step_id, index) in state.queued.items():  # dicts keep insertion (trail) order
             if queued_key == key:
                 break
-            contact_index = int(queued_key.rsplit(":", 2)[1])
+            parsed = _Key.parse(queued_key)
             if (
-                state.steps[step_id].asks[index].person == person_id
-                and contact_index < len(person.contacts)
-                and person.contacts[contact_index].medium is Medium.EMAIL
+                parsed is not None
+                and state.steps[step_id].asks[index].person == person_id
+                and parsed.contact < len(person.contacts)
+                and person.contacts[parsed.contact].medium is Medium.EMAIL
             ):
                 count += 1
         return count
@@ -1523,23 +1549,23 @@ class Engine:
 
     def _key_of(self, event: InboundEvent) -> tuple[str, str] | None:
         if event.message_key:
-            incident_id = event.message_key.split(":", 1)[0]
-            return incident_id, event.message_key
+            parsed = _Key.parse(event.message_key)
+            return (parsed.incident, event.message_key) if parsed is not None else None
         if event.provider_id:
             return self._provider_ids.get(event.provider_id)
         return None
 
     def _target_of(self, event: InboundEvent) -> tuple[str, str, str] | None:
         if event.message_key:
+            parsed = _Key.parse(event.message_key)
+            if parsed is None:
+                return None
             queued = self._queued.get(event.message_key)
-            incident_id = event.message_key.split(":", 1)[0]
             if queued is not None:
-                return incident_id, queued.step, queued.person
-            parts = event.message_key.split(":")
-            state = self._states.get(incident_id)
-            if state is not None and len(parts) == 5 and parts[1] in state.steps:
-                ask = state.steps[parts[1]].asks[int(parts[2])]
-                return incident_id, parts[1], ask.person
+                return parsed.incident, queued.step, queued.person
+            state = self._states.get(parsed.incident)
+            if state is not None and parsed.step in state.steps and parsed.ask < len(state.steps[parsed.step].asks):
+                return parsed.incident, parsed.step, state.steps[parsed.step].asks[parsed.ask].person
             return None
         if event.reply_code is None:
             return None
