@@ -285,7 +285,8 @@ class IncidentState:
     # -- transitions --------------------------------------------------------------------------------------------
 
     def apply(self, event: Event) -> IncidentState:
-        """Apply one event in place and return ``self``."""
+        """Apply one event in place and return ``self``. Events that change nothing here (a delivery report, a
+        stall record) only count towards the version."""
         handler = _HANDLERS.get(type(event))
         if handler is not None:
             handler(self, event)
@@ -668,10 +669,6 @@ def _on_closed(state: IncidentState, e: ev.IncidentClosed) -> None:
             _tell(state, st, MessageKind.CLOSED, _reached_people(st), e.at)
 
 
-def _on_confirmed(state: IncidentState, e: ev.DeliveryConfirmed) -> None:
-    return None
-
-
 _HANDLERS: Mapping[type[Event], Callable[[IncidentState, Any], None]] = {
     ev.StepActivated: _on_activated,
     ev.StepSkipped: _on_skipped,
@@ -691,7 +688,6 @@ _HANDLERS: Mapping[type[Event], Callable[[IncidentState, Any], None]] = {
     ev.StepCompleted: _on_completed,
     ev.CompletionOverdue: _on_overdue,
     ev.IncidentClosed: _on_closed,
-    ev.DeliveryConfirmed: _on_confirmed,
 }
 
 
