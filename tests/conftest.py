@@ -20,3 +20,7 @@ def _restore_logging() -> Iterator[None]:
     for name, logger in list(manager.loggerDict.items()):
         if isinstance(logger, logging.Logger):
             logger.setLevel(levels.get(name, logging.NOTSET))
+
+
+# The headless-Chromium fixtures (see tests/browser_kit.py): available to every test under tests/.
+from browser_kit import chromium, offline_page  # noqa: E402, F401
