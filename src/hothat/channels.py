@@ -23,8 +23,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 import attrs
-import pydantic
 
+from hothat._secrets import SecretError, SecretReading, SecretSettings, secret_context
 from hothat.domain.people import Medium
 from hothat.errors import DeliveryError
 
@@ -42,6 +42,10 @@ __all__ = [
     "OutboundMessage",
     "Receipt",
     "ReceiptStatus",
+    "SecretError",
+    "SecretReading",
+    "SecretSettings",
+    "secret_context",
 ]
 
 log = logging.getLogger("hothat.channels")
@@ -240,15 +244,15 @@ class InboundResult:
     headers: Mapping[str, str] = attrs.field(factory=dict)
 
 
-class ChannelSettings(pydantic.BaseModel):
+class ChannelSettings(SecretSettings):
     """Base class of a channel's settings: the ``[channels.NAME]`` table of the municipality file.
 
-    Subclasses add their fields; secrets are ``pydantic.SecretStr``. Unknown keys are refused so that a
-    misspelled setting is an error, not a silent default.
+    Subclasses add their fields. Unknown keys are refused so that a misspelled setting is an error, not a silent
+    default. Secrets are ``pydantic.SecretStr`` fields, and each may be written three ways (see
+    :class:`SecretSettings`): ``password = "..."``, ``password_env = "SMTP_PASSWORD"`` (an environment variable)
+    or ``password_file = "/run/credentials/hothat/smtp"`` (a file, relative to the municipality file or absolute).
+    A provider table nested inside subclasses :class:`SecretSettings` to get the same.
     """
-
-    # hide_input_in_errors: a validation error must never echo a password given in the table.
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     internal: bool = False
     """Mark a channel as internal: only then may it carry ``full`` disclosure."""

@@ -23,10 +23,17 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
+from hothat._secrets import SECRET_INVALID, SECRET_MISSING, SecretError, SecretReading, read_secret
+from hothat._text import quoted
 from hothat.errors import ConfigProblem, ConfigurationError, TokenError
+
+if TYPE_CHECKING:
+    from hothat.domain.municipality import Municipality
 
 __all__ = [
     "MIN_SECRET_BYTES",
@@ -34,7 +41,10 @@ __all__ = [
     "LinkTokens",
     "TokenClaims",
     "new_nonce",
+    "secret_for",
     "secret_from_env",
+    "secret_from_file",
+    "token_secret",
 ]
 
 MIN_SECRET_BYTES = 32
@@ -204,25 +214,85 @@ def _claims(body: str) -> TokenClaims:
     raise TokenError("malformed")
 
 
+def _decoded(value: str) -> bytes | str:
+    """The secret bytes of a base64 value, or what is wrong with it (never the value)."""
+    value = value.strip().rstrip("=")
+    try:
+        standard = value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4)
+        secret = base64.b64decode(standard, validate=True)
+    except ValueError:  # binascii.Error is a ValueError
+        return "is not base64"
+    if len(secret) < MIN_SECRET_BYTES:
+        return f"holds {len(secret)} bytes, at least {MIN_SECRET_BYTES} are needed"
+    return secret
+
+
+def token_secret(key: str, given: str, reading: SecretReading | None = None) -> bytes:
+    """Read and decode the link-token secret given as ``key = given`` (``token_secret_env`` or ``token_secret_file``).
+
+    Raises:
+        SecretError: naming the key and the variable or file (never the value): ``secret_missing`` when the
+            variable is unset or the file missing, ``secret_invalid`` when the value is unusable.
+    """
+    how = f"set it to a random value made with: {_GENERATE}"
+    found = read_secret("token_secret", {key: given}, reading or SecretReading())
+    assert found is not None
+    decoded = _decoded(found.get_secret_value())
+    if isinstance(decoded, str):
+        where = f"the environment variable {given}" if key.endswith("_env") else f"the file {quoted(given)}"
+        raise SecretError(SECRET_INVALID, key, f"{where} {decoded}; {how}")
+    return decoded
+
+
 def secret_from_env(name: str, *, environ: Mapping[str, str] | None = None) -> bytes:
     """Read the link-token secret from the environment variable ``name``.
 
     The value is base64 (URL-safe or standard, padding optional) of at least 32 bytes. Raises
     ``ConfigurationError`` naming the variable and how to make a good value; the value itself is never shown.
     """
-    env = os.environ if environ is None else environ
-    value = env.get(name, "").strip().rstrip("=")
+    try:
+        return token_secret("token_secret_env", name, SecretReading(environ=environ))
+    except SecretError as exc:
+        raise ConfigurationError([ConfigProblem("environment", name, _with_how(exc))]) from None
+
+
+def secret_from_file(path: str | os.PathLike[str], *, base_dir: Path | None = None) -> bytes:
+    """Read the link-token secret from a file (base64 of at least 32 bytes; trailing line breaks are ignored).
+
+    A relative ``path`` starts in ``base_dir`` (default: the current folder). Raises ``ConfigurationError``
+    naming the file; its content is never shown.
+    """
+    given = os.fspath(path)
+    try:
+        return token_secret("token_secret_file", given, SecretReading(base_dir=base_dir))
+    except SecretError as exc:
+        raise ConfigurationError([ConfigProblem("token secret", given, _with_how(exc))]) from None
+
+
+def secret_for(municipality: Municipality, *, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The link-token secret a municipality names: its ``token_secret_file``, else its ``token_secret_env``.
+
+    Returns ``None`` when that variable is unset or that file is missing (the engine then signs links with a
+    temporary secret, and says so); ``hothat.config.load_config`` has already refused a file whose secret is
+    missing, unless asked to let it pass.
+
+    Raises:
+        ConfigurationError: the secret is there but unusable (not base64, too short, unreadable), naming
+            ``municipality.token_secret_env`` or ``municipality.token_secret_file``.
+    """
+    file = municipality.token_secret_file
+    key, given = (
+        ("token_secret_file", file) if file is not None else ("token_secret_env", municipality.token_secret_env)
+    )
+    try:
+        return token_secret(key, given, SecretReading(environ=environ))
+    except SecretError as exc:
+        if exc.kind == SECRET_MISSING:
+            return None
+        raise ConfigurationError([ConfigProblem(municipality.source, f"municipality.{key}", exc.reason)]) from None
+
+
+def _with_how(exc: SecretError) -> str:
+    """The reason, with how to make a good secret when it does not say already."""
     how = f"set it to a random value made with: {_GENERATE}"
-    if not value:
-        problem = f"is not set; {how}"
-    else:
-        try:
-            standard = value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4)
-            secret = base64.b64decode(standard, validate=True)
-        except ValueError:  # binascii.Error is a ValueError
-            problem = f"is not base64; {how}"
-        else:
-            if len(secret) >= MIN_SECRET_BYTES:
-                return secret
-            problem = f"holds {len(secret)} bytes, at least {MIN_SECRET_BYTES} are needed; {how}"
-    raise ConfigurationError([ConfigProblem("environment", name, problem)])
+    return exc.reason if _GENERATE in exc.reason else f"{exc.reason}; {how}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import unicodedata
 from typing import Literal
@@ -20,7 +19,6 @@ _DEFAULT_PORTS: dict[str, int] = {"starttls": 587, "tls": 465, "none": 25}
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def has_control(value: str) -> bool:
@@ -76,9 +74,9 @@ class SmtpSettings(ChannelSettings):
             offer STARTTLS), ``"tls"`` (implicit TLS, usually port 465) or ``"none"`` (clear text, only for a
             server on this machine: localhost, 127.0.0.1 or ::1).
         username: the login name, if the server wants a login.
-        password: the password, given directly (prefer ``password_env``).
-        password_env: the name of an environment variable holding the password, read when the settings are
-            loaded (a missing variable is a configuration error, not a failed alert later).
+        password: the password. Rather than writing it in the file, give ``password_env`` (an environment
+            variable holding it) or ``password_file`` (a file holding it); either is read when the settings are
+            loaded, so a missing variable or file is a configuration error, not a failed alert later.
         from_address: the sender address, also the envelope sender that bounces go to.
         from_name: the sender's display name; by default the municipality's name.
         reply_to: an address replies should go to (a security function's shared mailbox), if any.
@@ -91,9 +89,7 @@ class SmtpSettings(ChannelSettings):
     port: int | None = pydantic.Field(default=None, ge=1, le=65535)
     security: Security = "starttls"
     username: str | None = None
-    password_env: str | None = None
-    # validate_default: the validator also runs when the password is absent (to read password_env, and to
-    # notice a username without a password).
+    # validate_default: the validator also runs when the password is absent, to notice a username without one.
     password: pydantic.SecretStr | None = pydantic.Field(default=None, validate_default=True)
     from_address: str
     from_name: str | None = None
@@ -121,30 +117,13 @@ class SmtpSettings(ChannelSettings):
             )
         return value
 
-    @pydantic.field_validator("password_env")
-    @classmethod
-    def _check_password_env(cls, value: str | None) -> str | None:
-        # Read at load time, so `hothat check` reports a missing variable long before an alert needs it.
-        if value is None:
-            return None
-        if not _ENV_NAME.fullmatch(value):
-            raise ValueError("must be the name of an environment variable, e.g. HOTHAT_SMTP_PASSWORD")
-        if not os.environ.get(value):
-            raise ValueError(f"the environment variable {value} is not set or empty; set it for the service")
-        return value
-
     @pydantic.field_validator("password")
     @classmethod
-    def _resolve_password(
+    def _password_with_username(
         cls, value: pydantic.SecretStr | None, info: pydantic.ValidationInfo
     ) -> pydantic.SecretStr | None:
-        env = info.data.get("password_env")
-        if env is not None:
-            if value is not None:
-                raise ValueError("give either password or password_env, not both")
-            value = pydantic.SecretStr(os.environ[env])
         if "username" in info.data and (info.data["username"] is None) != (value is None):
-            raise ValueError("username and password (or password_env) go together: give both or neither")
+            raise ValueError("username and password (or password_env, password_file) go together: give both or neither")
         return value
 
     @pydantic.field_validator("from_address", "reply_to")

@@ -1,8 +1,9 @@
 """The ``[channels.voice]`` table: the channel's own settings and one table per provider account.
 
-Secrets work as in ``hothat-sms`` (whose settings base class this reuses): write ``auth_token = "..."`` or,
-better, ``auth_token_env = "TWILIO_AUTH_TOKEN"``; the variable is read when the settings are validated and a
-missing one is an error naming the key and the variable, never the value.
+Secrets work as in every channel table (the core's :class:`hothat.channels.SecretSettings`): write
+``auth_token = "..."`` or, better, ``auth_token_env = "TWILIO_AUTH_TOKEN"`` (an environment variable) or
+``auth_token_file = "/run/credentials/hothat/twilio"`` (a file); either is read when the settings are
+validated, and a missing one is an error naming the key and the variable or file, never the value.
 """
 
 from __future__ import annotations
@@ -105,16 +106,16 @@ class ElksVoiceSettings(_VoiceProvider):
     call's parameters, and, when ``allowed_ips`` is set, the caller's address must be in it.
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("password", "webhook_token")
     default_base_url: ClassVar[str] = "https://api.46elks.com/a1"
 
     provider: Literal["46elks"]
     username: str = Field(min_length=1)
     """The API username (``u...``)."""
     password: SecretStr
-    """The API password (or ``password_env``)."""
+    """The API password (or ``password_env`` / ``password_file``)."""
     webhook_token: SecretStr
-    """A long random secret that keys the HMAC in every callback URL (or ``webhook_token_env``)."""
+    """A long random secret that keys the HMAC in every callback URL (or ``webhook_token_env`` /
+    ``webhook_token_file``)."""
     allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     """Networks callbacks may come from; empty allows any. 46elks publishes its addresses:
     ``hothat_sms.ELKS_CALLBACK_IPS``."""
@@ -169,13 +170,13 @@ class TwilioVoiceSettings(_VoiceProvider):
     parameters.
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("auth_token",)
     default_base_url: ClassVar[str] = "https://api.twilio.com"
 
     provider: Literal["twilio"]
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: SecretStr = Field(min_length=1)
-    """The account's auth token (or ``auth_token_env``): authenticates requests and signs callbacks."""
+    """The account's auth token (or ``auth_token_env`` / ``auth_token_file``): authenticates requests and signs
+    callbacks."""
     voices: dict[str, str] = Field(default_factory=lambda: {"sv": "Polly.Astrid", "en": "Polly.Amy"})
     """The text-to-speech voice per language (Twilio's default voice speaks no Swedish)."""
     machine_detection: bool = True
@@ -196,13 +197,12 @@ class SinchVoiceSettings(_VoiceProvider):
     Requests and callbacks are signed with the application secret (``Authorization: Application key:sig``).
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("application_secret",)
-
     provider: Literal["sinch"]
     application_key: str = Field(pattern=r"^[0-9A-Fa-f-]{16,64}$")
     """The voice application's key from the Sinch dashboard."""
     application_secret: SecretStr
-    """The voice application's secret (base64, as the dashboard shows it; or ``application_secret_env``)."""
+    """The voice application's secret (base64, as the dashboard shows it; or ``application_secret_env`` /
+    ``application_secret_file``)."""
     region: Literal["global", "euc1", "use1", "apse1", "apse2", "sae1"] = "euc1"
     """The Calling API region; ``euc1`` keeps calls in Europe."""
     auth: Literal["signed", "basic"] = "signed"

@@ -2,24 +2,24 @@
 
 Secrets (passwords, tokens) are :class:`pydantic.SecretStr`: their ``repr`` and ``str`` show ``**********``
 and validation errors never echo the input. Write a secret in the file (``password = "..."``) or, better,
-name the environment variable that holds it with the ``_env`` form of the key (``password_env =
-"ELKS_PASSWORD"``). The variable is read once, when the settings are validated; a missing or empty
-variable is an error naming the key and the variable, never the value.
+name where it is kept: the ``_env`` form of the key names an environment variable (``password_env =
+"ELKS_PASSWORD"``), the ``_file`` form a file (``password_file = "/run/credentials/hothat/elks"``). Both are
+read once, when the settings are validated, by the core's :class:`hothat.channels.SecretSettings`; a missing
+variable or file is an error naming the key and the variable or file, never the value.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import httpx
 import pydantic
 from pydantic import Field, SecretStr
 
-from hothat.channels import ChannelSettings
+from hothat.channels import ChannelSettings, SecretSettings
 
 __all__ = [
     "BaseProviderSettings",
@@ -74,12 +74,9 @@ class Timeout(pydantic.BaseModel):
         return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
 
-class BaseProviderSettings(pydantic.BaseModel):
-    """Fields every provider table has, and the ``*_env`` secret lookup."""
+class BaseProviderSettings(SecretSettings):
+    """Fields every provider table has; each secret may be given as ``x``, ``x_env`` or ``x_file``."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
-
-    secret_fields: ClassVar[tuple[str, ...]] = ()
     default_base_url: ClassVar[str] = ""
 
     provider: str
@@ -88,27 +85,6 @@ class BaseProviderSettings(pydantic.BaseModel):
     Set it when the list holds the same provider twice (two accounts)."""
     base_url: str | None = None
     """The API's base URL; change it only for a test gateway or a regional endpoint."""
-
-    @pydantic.model_validator(mode="before")
-    @classmethod
-    def _read_secret_env(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        for name in cls.secret_fields:
-            env_key = f"{name}_env"
-            if env_key not in data:
-                continue
-            variable = data.pop(env_key)
-            if name in data:
-                raise ValueError(f"give either {name} or {env_key}, not both")
-            if not isinstance(variable, str) or not variable:
-                raise ValueError(f"{env_key} must name an environment variable")
-            value = os.environ.get(variable, "")
-            if not value:
-                raise ValueError(f"{env_key}: the environment variable {variable} is not set or empty")
-            data[name] = value
-        return data
 
     @pydantic.field_validator("webhook_token", check_fields=False)
     @classmethod
@@ -157,18 +133,17 @@ class ElksSettings(BaseProviderSettings):
     set, the caller's address (``client_ip_header``) must be in it.
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("password", "webhook_token")
     default_base_url: ClassVar[str] = "https://api.46elks.com/a1"
 
     provider: Literal["46elks"]
     username: str = Field(min_length=1)
     """The API username (``u...``)."""
     password: SecretStr
-    """The API password (or ``password_env``)."""
+    """The API password (or ``password_env`` / ``password_file``)."""
     sender: str
     """An E.164 number of yours (people can reply) or a 2-11 character text sender (they cannot)."""
     webhook_token: SecretStr
-    """A long random secret put in every 46elks webhook URL (or ``webhook_token_env``)."""
+    """A long random secret put in every 46elks webhook URL (or ``webhook_token_env`` / ``webhook_token_file``)."""
     allowed_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     """Networks callbacks may come from; empty allows any. 46elks publishes its addresses:
     ``hothat_sms.ELKS_CALLBACK_IPS``."""
@@ -190,13 +165,13 @@ class TwilioSettings(BaseProviderSettings):
     URL and the sorted form fields).
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("auth_token",)
     default_base_url: ClassVar[str] = "https://api.twilio.com"
 
     provider: Literal["twilio"]
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: SecretStr = Field(min_length=1)
-    """The account's auth token (or ``auth_token_env``): authenticates requests and signs callbacks."""
+    """The account's auth token (or ``auth_token_env`` / ``auth_token_file``): authenticates requests and signs
+    callbacks."""
     sender: str | None = None
     """Your Twilio number (E.164) or an alphanumeric sender; or give ``messaging_service_sid``."""
     messaging_service_sid: str | None = Field(None, pattern=r"^MG[0-9a-fA-F]{32}$")
@@ -220,12 +195,10 @@ class SinchSettings(BaseProviderSettings):
     it) and/or a secret ``webhook_token`` in the callback URL: at least one is required.
     """
 
-    secret_fields: ClassVar[tuple[str, ...]] = ("api_token", "webhook_secret", "webhook_token")
-
     provider: Literal["sinch"]
     service_plan_id: str = Field(pattern=r"^[A-Za-z0-9]{8,64}$")
     api_token: SecretStr = Field(min_length=1)
-    """The service plan's API token (or ``api_token_env``)."""
+    """The service plan's API token (or ``api_token_env`` / ``api_token_file``)."""
     region: Literal["us", "eu", "au", "br", "ca"] = "eu"
     """The SMS API region; ``eu`` keeps traffic in Europe."""
     sender: str
