@@ -135,10 +135,10 @@ def test_usage_errors_exit_2_and_help_exits_0(capsys: pytest.CaptureFixture[str]
 def test_an_unexpected_error_is_reported_without_a_traceback(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(path: str) -> None:
+    def broken(path: str, **options: object) -> None:
         raise RuntimeError("secret detail")
 
-    monkeypatch.setattr(cli, "load_config", broken)
+    monkeypatch.setattr(cli, "check_config", broken)
     monkeypatch.delenv("HOTHAT_DEBUG", raising=False)
     assert cli.main(["validate", "x.toml"]) == 70
     err = capsys.readouterr().err

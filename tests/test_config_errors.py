@@ -377,7 +377,14 @@ def test_base_file_is_valid() -> None:
             id="channel_no_medium",
         ),
         pytest.param(
-            [("", '\n[channels.mail]\nplugin = "email.smtp"\ndisclosure = "full"\n')],
+            # A valid SMTP table (the table is checked with the plugin's own model), only not internal.
+            [
+                (
+                    "",
+                    '\n[channels.mail]\nplugin = "email.smtp"\ndisclosure = "full"\nhost = "smtp.testby.example"\n'
+                    'from_address = "hothat@testby.example"\n',
+                )
+            ],
             [
                 (
                     "channels.mail.disclosure",

@@ -8,14 +8,17 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pydantic
 import pytest
 
+from hothat.channels import Channel, ChannelSettings, MemoryChannel
 from hothat.config import json_schema, load_config, load_config_text, load_example
 from hothat.config._schema import parse_days
 from hothat.domain.incident import IncidentKind, Severity
 from hothat.domain.people import Medium, RoleScope
 from hothat.domain.routine import Deadlines, FactCondition, Strategy, Text
 from hothat.errors import ConfigurationError
+from hothat.plugins import get_plugin_manager, hookimpl
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*/municipality.toml"))
@@ -197,24 +200,45 @@ def test_day_lists(text: str, days: set[int]) -> None:
     assert parse_days(text) == frozenset(days)
 
 
-def test_channel_settings_are_passed_on_and_the_medium_read_from_the_plugin_name() -> None:
+class _PagerSettings(ChannelSettings):
+    username: str
+    password: pydantic.SecretStr
+
+
+class _Pager(MemoryChannel):
+    name = "sms.pager"
+    Settings = _PagerSettings
+
+
+class _PagerPlugin:
+    @hookimpl
+    def hothat_register_channels(self) -> list[type[Channel]]:
+        return [_Pager]
+
+
+def test_channel_settings_are_passed_on_and_the_medium_read_from_the_plugin_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The table is checked with the plugin's own settings model, so the plugin (and the secret) must be there.
+    monkeypatch.setenv("PAGER_PASSWORD", "hemligt")
     text = (
         MINIMAL
         + """
-[channels.elks]
-plugin = "sms.46elks"
+[channels.pager]
+plugin = "sms.pager"
 username = "u123"
-password_env = "ELKS_PASSWORD"
+password_env = "PAGER_PASSWORD"
 """
     )
-    (channel,) = load_config_text(text).channels
+    plugins = get_plugin_manager(load_entrypoints=False, plugins=[_PagerPlugin()])
+    (channel,) = load_config_text(text, plugins=plugins).channels
     assert (channel.name, channel.plugin, channel.medium, channel.disclosure) == (
-        "elks",
-        "sms.46elks",
+        "pager",
+        "sms.pager",
         Medium.SMS,
         None,
     )
-    assert dict(channel.settings) == {"username": "u123", "password_env": "ELKS_PASSWORD"}
+    assert dict(channel.settings) == {"username": "u123", "password_env": "PAGER_PASSWORD"}
 
 
 def test_plain_text_is_swedish_and_defaults_are_filled_in() -> None:

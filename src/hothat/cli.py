@@ -20,7 +20,8 @@ from collections.abc import Callable
 import attrs
 
 from hothat import _cli_sim, _cli_store
-from hothat.config import json_schema, load_config, summarize
+from hothat._text import escape
+from hothat.config import check_config, json_schema, summarize
 from hothat.errors import ConfigurationError, HothatError
 
 __all__ = ["COMMANDS", "Command", "command", "main"]
@@ -72,7 +73,7 @@ def _err(text: str) -> None:
 
 def _report_configuration_error(error: ConfigurationError) -> None:
     for problem in error.problems:
-        _err(str(problem))
+        _err(escape(str(problem)))
     count = len(error.problems)
     source = error.problems[0].source if error.problems else "the configuration"
     _err(f"{count} problem{'s' if count != 1 else ''} found in {source}.")
@@ -85,14 +86,27 @@ def _report_configuration_error(error: ConfigurationError) -> None:
 
 def _validate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the municipality file (TOML)")
+    parser.add_argument(
+        "--allow-missing-secrets",
+        action="store_true",
+        help="report an unset *_env variable or a missing *_file as a warning, not a problem "
+        "(to check a file on a machine that does not hold its secrets)",
+    )
 
 
 @command("validate", "check a municipality file and summarise it", _validate_arguments)
 def validate(args: argparse.Namespace) -> int:
-    """Check a municipality file; print a summary (exit 0) or every problem found (exit 2, on stderr)."""
-    municipality = load_config(args.file)
-    _out(f"{args.file}: OK")
-    _out(summarize(municipality))
+    """Check a municipality file; print a summary (exit 0) or every problem found (exit 2, on stderr).
+
+    Warnings go to stderr too and leave the exit code 0.
+    """
+    checked = check_config(args.file, missing_secrets="warn" if args.allow_missing_secrets else "error")
+    for line in checked.report_lines(args.file):
+        _err(line)
+    if checked.municipality is None:
+        return EXIT_USAGE
+    _out(escape(f"{args.file}: OK"))
+    _out(escape(summarize(checked.municipality), keep="\n"))
     return EXIT_OK
 
 

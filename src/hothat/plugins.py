@@ -13,7 +13,7 @@ import importlib.metadata
 import inspect
 import logging
 import os
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,6 +21,7 @@ import pluggy
 import pydantic
 
 from hothat import hookspecs
+from hothat.config import channel_settings_errors as channel_settings_errors  # kept here for plugins' tests
 from hothat.errors import PluginError
 
 if TYPE_CHECKING:
@@ -206,12 +207,3 @@ def validation_problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
     return [
         (".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors(include_url=False, include_input=False)
     ]
-
-
-def channel_settings_errors(cls: type[Channel], table: Mapping[str, Any]) -> list[str]:
-    """Validate a ``[channels.NAME]`` table against a channel class's settings; return readable problems."""
-    try:
-        cls.Settings.model_validate(dict(table))
-    except pydantic.ValidationError as exc:
-        return [f"{loc or '(table)'}: {msg}" for loc, msg in validation_problems(exc)]
-    return []

@@ -72,9 +72,16 @@ needed = 12
 ack_within = "5m"
 tree = {tree(iter(PEOPLE))}
 
+# A complete table (load_config checks it with the plugin's settings); the test replaces the channel built from it.
 [channels.voice]
 plugin = "voice"
 public_base_url = "https://placeholder.example/hooks/voice"
+
+[[channels.voice.providers]]
+provider = "twilio"
+account_sid = "AC{"0" * 32}"
+auth_token = "placeholder-token"
+caller_id = "+46766861005"
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from types import MappingProxyType
 
 from hothat.config._parse import Parsed
@@ -190,8 +191,8 @@ def _channel(name: str, model: ChannelModel) -> ChannelConfig:
     )
 
 
-def build_municipality(parsed: Parsed, source: str) -> Municipality:
-    """The domain municipality of a file that passed every check."""
+def build_municipality(parsed: Parsed, source: str, base_dir: Path) -> Municipality:
+    """The domain municipality of a file that passed every check (relative secret files resolved in ``base_dir``)."""
     header = parsed.municipality
     assert header is not None
     assert parsed.holders is not None
@@ -218,6 +219,7 @@ def build_municipality(parsed: Parsed, source: str) -> Municipality:
         locale=header.locale,
         timezone=zone,
         token_secret_env=header.token_secret_env,
+        token_secret_file=str(base_dir / header.token_secret_file) if header.token_secret_file else None,
         link_base_url=header.link_base_url,
         retention=_duration(header.retention),
         store=header.store,

@@ -8,12 +8,13 @@ our own: an address a municipality writes down for an alert must be plain and un
 from __future__ import annotations
 
 import functools
-import json
 import re
 
 import phonenumbers
 from phonenumbers import PhoneNumberType as _T
 from phonenumbers import shortnumberinfo
+
+from hothat._text import quoted as _quoted
 
 __all__ = ["parse_phone", "quoted", "validate_email"]
 
@@ -21,8 +22,8 @@ _EXAMPLE = "070-174 06 05 or +46 70 174 06 05"
 
 
 def quoted(text: str) -> str:
-    """Text in double quotes as TOML writes it, with line breaks and control characters escaped."""
-    return json.dumps(text, ensure_ascii=False)
+    """Text in double quotes as TOML writes it, with line breaks, control and bidi characters escaped."""
+    return _quoted(text)
 
 
 # Numbers that can take an SMS (providers/README: Swedish landlines cannot).

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 from pydantic import AfterValidator, Field, StrictBool, StrictInt, WithJsonSchema
 
+from hothat._text import describe, hidden_characters
 from hothat.channels import Disclosure
 from hothat.config._contact import parse_phone, quoted, validate_email
 from hothat.domain.durations import parse_duration
@@ -120,7 +121,7 @@ def _matching(regex: str, what: str) -> AfterValidator:
 
 _MUNICIPALITY_ID = r"^[a-z][a-z0-9_-]{0,31}$"
 _PREFIX = r"^[A-Z][A-Z0-9]{0,7}$"
-_ENV = r"^[A-Z_][A-Z0-9_]*$"
+ENV_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
 MunicipalityId = Annotated[
     str,
     _matching(
@@ -140,10 +141,10 @@ Prefix = Annotated[
 EnvName = Annotated[
     str,
     _matching(
-        _ENV,
+        ENV_PATTERN,
         'an environment variable name: use upper-case ASCII letters, digits and "_", e.g. "HOTHAT_TOKEN_SECRET"',
     ),
-    WithJsonSchema({"type": "string", "pattern": _ENV}),
+    WithJsonSchema({"type": "string", "pattern": ENV_PATTERN}),
 ]
 
 
@@ -165,7 +166,33 @@ Duration = Annotated[str, AfterValidator(_check_duration), WithJsonSchema({**_ST
 Deadline = Annotated[str, AfterValidator(_check_deadline), WithJsonSchema({**_STRING, "examples": ["15m", "2h"]})]
 Zone = Annotated[str, AfterValidator(_check_zone), WithJsonSchema({**_STRING, "examples": ["Europe/Stockholm"]})]
 Url = Annotated[str, AfterValidator(_check_url), WithJsonSchema({**_STRING, "format": "uri"})]
-Name = Annotated[str, Field(min_length=1)]
+
+
+def _plain(value: str, allow: str = "\n\t") -> str:
+    """Refuse control, format and separator characters (line breaks and tabs only where ``allow`` has them)."""
+    hidden = hidden_characters(value, allow=allow)
+    if hidden:
+        fix = "write it on one line" if hidden[0] in "\n\r\t" else "remove it"
+        raise ValueError(f"contains {describe(hidden[0])}: {fix}")
+    return value
+
+
+def _one_line(value: str) -> str:
+    return _plain(value, allow="")
+
+
+def _one_line_text(value: TextModel) -> TextModel:
+    for language, text in (("Swedish", value.sv), ("English", value.en)):
+        hidden = hidden_characters(text)
+        if hidden:
+            fix = "write it on one line" if hidden[0] in "\n\r\t" else "remove it"
+            raise ValueError(f"the {language} text contains {describe(hidden[0])}: {fix}")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1), AfterValidator(_one_line)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+Plain = Annotated[str, AfterValidator(_plain)]
 
 _DAY_NAMES = {
     **{name: n for n, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"), start=1)},
@@ -227,8 +254,10 @@ class _Table(pydantic.BaseModel):
 class TextModel(_Table):
     """A text in Swedish and, optionally, English. A plain string is read as Swedish only."""
 
-    sv: Name = Field(description="The Swedish text (required: Swedish is the default language of every message).")
-    en: str = Field("", description="The English text; empty means English readers get the Swedish text.")
+    sv: Annotated[Plain, Field(min_length=1)] = Field(
+        description="The Swedish text (required: Swedish is the default language of every message)."
+    )
+    en: Plain = Field("", description="The English text; empty means English readers get the Swedish text.")
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -239,6 +268,10 @@ class TextModel(_Table):
     def __get_pydantic_json_schema__(cls, core_schema: Any, handler: pydantic.GetJsonSchemaHandler) -> dict[str, Any]:
         table = handler.resolve_ref_schema(handler(core_schema))
         return {"anyOf": [{"type": "string", "description": "Swedish only."}, table]}
+
+
+OneLineText = Annotated[TextModel, AfterValidator(_one_line_text)]
+"""A name or a title: a text without line breaks or tabs."""
 
 
 class WindowModel(_Table):
@@ -349,7 +382,12 @@ class MunicipalityModel(_Table):
         description="Name of the environment variable that holds the link-token secret "
         "(the secret itself never goes in this file).",
     )
-    store: str = Field("hothat.db", description='The SQLite file, relative to this file\'s folder, or ":memory:".')
+    token_secret_file: OneLine | None = Field(
+        None,
+        description="A file that holds the link-token secret, instead of token_secret_env (relative to this "
+        "file's folder, or absolute; e.g. a container or systemd credential).",
+    )
+    store: OneLine = Field("hothat.db", description='The SQLite file, relative to this file\'s folder, or ":memory:".')
     retention: Duration | None = Field(
         None,
         description="How long a closed incident is kept before it may be "
@@ -367,7 +405,7 @@ class RoleModel(_Table):
         '"party" (parties[].holders) or "incident" (filled per '
         'incident). New roles default to "municipality".',
     )
-    name: TextModel | None = Field(
+    name: OneLineText | None = Field(
         None, description="The role's name in Swedish and English (required for a new role)."
     )
     fallbacks: list[RoleId] | None = Field(
@@ -422,14 +460,14 @@ class ChecklistModel(_Table):
 
     id: Id = Field(description="A stable id for the item.")
     sv: Name = Field(description="The Swedish text.")
-    en: str = Field("", description="The English text.")
+    en: OneLine = Field("", description="The English text.")
 
 
 class StepModel(_Table):
     """``[[routines.steps]]``: one step of a routine, owned by a role."""
 
     id: Id = Field(description='The step number, e.g. "3.1.2"; unique within the routine.')
-    title: TextModel = Field(description="A short title.")
+    title: OneLineText = Field(description="A short title.")
     instruction: TextModel | None = Field(
         None, description="What the owner is to do (verbatim from the routine where there is one)."
     )
@@ -482,7 +520,7 @@ class RoutineHeaderModel(_Table):
     """A routine without its steps (validated apart, so one broken step does not hide the others)."""
 
     id: Id = Field(description='The routine id, e.g. "bilaga3".')
-    name: TextModel = Field(description="The routine's name.")
+    name: OneLineText = Field(description="The routine's name.")
     description: TextModel | None = Field(None, description="Where the routine comes from (document, adoption date).")
     unresolved_to: RoleId | None = Field(
         None, description="The role told when a step reaches nobody; default municipal_security_unit."
@@ -508,11 +546,14 @@ class ChannelModel(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="allow")
 
-    plugin: Name = Field(description='The channel class\'s name, e.g. "log" or "sms.46elks".')
+    plugin: Name = Field(
+        description='The channel\'s plugin name: "log" and "memory" are built in, "sms", "voice" and '
+        '"email.smtp" come with hothat-sms, hothat-phonetree and hothat-email.'
+    )
     medium: Medium | None = Field(
         None,
         description='The medium served: "sms", "voice" or "email"; may be left '
-        'out when the plugin name starts with it ("sms.46elks").',
+        'out when the plugin name starts with it ("sms", "email.smtp").',
     )
     disclosure: Disclosure | None = Field(
         None,

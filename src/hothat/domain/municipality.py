@@ -66,6 +66,8 @@ class Municipality:
         locale: the default message language (``"sv"``).
         timezone: the municipality's time zone for availability and printed times.
         token_secret_env: the environment variable holding the link-token secret.
+        token_secret_file: a file holding the link-token secret instead, if any (absolute: the loader resolves
+            a relative path against the municipality file's folder).
         link_base_url: the public URL links in e-mail point to (``https://intranet.example/hothat``).
         retention: how long a closed incident is kept before ``hothat purge`` may remove it.
         store: the SQLite file (relative to the config file's folder), or ``":memory:"``.
@@ -83,6 +85,7 @@ class Municipality:
     locale: str = "sv"
     timezone: str = "Europe/Stockholm"
     token_secret_env: str = "HOTHAT_TOKEN_SECRET"
+    token_secret_file: str | None = None
     link_base_url: str = "http://127.0.0.1:8080/hothat"
     retention: timedelta | None = None
     store: str = "hothat.db"
