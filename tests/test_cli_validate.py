@@ -151,3 +151,127 @@ def test_an_unexpected_error_is_reported_without_a_traceback(
 def test_subcommands_are_registered_in_one_table() -> None:
     assert list(cli.COMMANDS)[:3] == ["validate", "schema", "demo"]
     assert cli.COMMANDS["validate"].run is cli.validate
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Channel tables and secrets
+# ----------------------------------------------------------------------------------------------------------
+
+CHANNELS = """
+[channels.sms]
+plugin = "sms"
+
+[[channels.sms.providers]]
+provider = "46elks"
+username = "u0123456789abcdef"
+password_env = "TESTBY_CLI_ELKS_PASSWORD"
+sender = "Testby"
+webhook_token_file = "secrets/elks-webhook"
+
+[channels.email]
+plugin = "email.smtp"
+host = "smtp.testby.example"
+from_address = "hothat@testby.example"
+username = "hothat"
+password_env = "TESTBY_CLI_SMTP_PASSWORD"
+"""
+CLI_SECRETS = {"TESTBY_CLI_ELKS_PASSWORD": "SECRET-cli-elks-4711", "TESTBY_CLI_SMTP_PASSWORD": "SECRET-cli-smtp-4711"}
+WEBHOOK_SECRET = "SECRET-cli-webhook-token-4711"
+
+
+@pytest.fixture
+def with_channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A valid file with SMS and e-mail channels, its secrets in the environment and in a file next to it."""
+    pytest.importorskip("hothat_sms", reason="the SMS plugin checks its own table")
+    pytest.importorskip("hothat_email", reason="the e-mail plugin checks its own table")
+    for name, value in CLI_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "elks-webhook").write_text(WEBHOOK_SECRET + "\n")
+    (tmp_path / "secrets" / "elks-webhook").chmod(0o600)
+    path = tmp_path / "testby.toml"
+    valid = FOUR_PROBLEMS.replace('voice = "070-174 0"', 'voice = "070-174 06 07"').replace("08-465 004 00", "070-174 06 08")
+    valid = valid.replace('after = ["2"]\n', "").replace("municipal_securty_strategist", "municipal_security_strategist")
+    path.write_text(valid + CHANNELS, encoding="utf-8")
+    return path
+
+
+def test_validate_checks_the_channel_tables_with_their_plugins(
+    with_channels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["validate", str(with_channels)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{with_channels}: OK\n")
+    assert err == ""
+    text = with_channels.read_text(encoding="utf-8")
+    with_channels.write_text(text.replace('sender = "Testby"', 'sender = "Testbykommun"'), encoding="utf-8")
+    assert cli.main(["validate", str(with_channels)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{with_channels}: channels.sms.providers[0].sender: sender must be an E.164 number (+46...) or 2-11 "
+        "letters and digits",
+        f"1 problem found in {with_channels}.",
+    ]
+
+
+def test_a_missing_secret_fails_unless_allowed_and_then_it_is_a_warning(
+    with_channels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TESTBY_CLI_ELKS_PASSWORD")
+    (with_channels.parent / "secrets" / "elks-webhook").unlink()
+    missing = [
+        f"{with_channels}: channels.sms.providers[0].password_env: {{}}the environment variable "
+        "TESTBY_CLI_ELKS_PASSWORD is not set: set it in the service's environment, or give password_file (a file "
+        "holding the secret)",
+        f'{with_channels}: channels.sms.providers[0].webhook_token_file: {{}}the file "secrets/elks-webhook" does '
+        f"not exist (looked in {with_channels.parent}): check the path, or give webhook_token_env",
+    ]
+    assert cli.main(["validate", str(with_channels)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [line.format("") for line in missing] + [f"2 problems found in {with_channels}."]
+
+    assert cli.main(["validate", "--allow-missing-secrets", str(with_channels)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"{with_channels}: OK\n")
+    assert err.splitlines() == [line.format("warning: ") for line in missing]
+
+    # Only missing secrets are lowered: any other mistake still fails the file.
+    text = with_channels.read_text(encoding="utf-8")
+    with_channels.write_text(text.replace('host = "smtp', 'timeout = "fem"\nhost = "smtp'), encoding="utf-8")
+    assert cli.main(["validate", "--allow-missing-secrets", str(with_channels)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        *(line.format("warning: ") for line in missing),
+        f'{with_channels}: channels.email.timeout: expected a number, got the text "fem"',
+        f"1 problem found in {with_channels}.",
+    ]
+
+
+def test_validate_never_prints_a_secret(with_channels: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = with_channels.read_text(encoding="utf-8")
+    broken = text.replace('password_env = "TESTBY_CLI_SMTP_PASSWORD"', 'password = 4711\npassword_env = "X"')
+    broken = broken.replace('password_env = "TESTBY_CLI_ELKS_PASSWORD"', 'password_env = "SECRET cli given as a name"')
+    shown = ""
+    for content in (text, broken):
+        with_channels.write_text(content, encoding="utf-8")
+        for flags in ([], ["--allow-missing-secrets"]):
+            cli.main(["validate", *flags, str(with_channels)])
+            out, err = capsys.readouterr()
+            shown += out + err
+    assert "channels.email.password_env: give either password or password_env, not both" in shown
+    for secret in (*CLI_SECRETS.values(), WEBHOOK_SECRET, "4711", "SECRET cli given as a name"):
+        assert secret not in shown
+
+
+def test_validate_never_prints_raw_control_characters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "kommun\u202e\nlmot.toml"  # a file name is printed in every line
+    path.write_text(FOUR_PROBLEMS.replace('name = "Per Exempelsson"', 'name = "Per\\u202eExempelsson"'))
+    assert cli.main(["validate", str(path)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 6  # the four mistakes, the name, and the count: no line broken in two
+    assert all("\u202e" not in line for line in lines)
+    assert lines[0].startswith(f"{tmp_path}/kommun\\u202e\\nlmot.toml: people[0].name: contains U+202E")

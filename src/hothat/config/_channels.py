@@ -77,9 +77,10 @@ def _unknown_plugin(plugin: str, installed: Collection[str]) -> str:
     medium = plugin.split(".", 1)[0]
     package, provided = _PACKAGES.get(medium, ("", ""))
     if package and provided not in installed:
+        which = "" if provided == plugin else f', whose channel is "{provided}"'
         return (
-            f"no installed plugin provides {quoted(plugin)}: {medium} channels come with {package}, installed with "
-            f'pip install {package}, which provides the channel "{provided}". {listing}'
+            f"no installed plugin provides {quoted(plugin)}: {medium} channels come with {package}{which}; "
+            f"install it with: pip install {package}. {listing}"
         )
     hint = did_you_mean(plugin, names) or (f'; did you mean "{medium}"?' if medium in installed else "")
     if hint:

@@ -164,7 +164,7 @@ class _Checker:
                     f'"{record.id}" is a built-in {base.scope.value} role and its '
                     "scope cannot change: declare a role with an id of your own",
                 )
-            if base is None and record.name is None:
+            if base is None and record.name is None and "name" not in self.parsed.dropped.get(("roles", i), set()):
                 self.report.add(
                     ("roles", i),
                     f'"{record.id}" is not a built-in role: give it a name, e.g. name = {{ sv = "...", en = "..." }}',

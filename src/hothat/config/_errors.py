@@ -39,7 +39,7 @@ def render_path(parts: Sequence[str | int]) -> str:
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """``'; did you mean "x"?'`` for the closest candidate, or ``""``."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f'; did you mean "{close[0]}"?' if close else ""
+    return f"; did you mean {quoted(close[0])}?" if close else ""
 
 
 class Report:

@@ -74,6 +74,8 @@ class Parsed:
     partial: set[str] = attrs.Factory(set)
     """Sections with a record that was salvaged by dropping keys that did not validate."""
     municipality_dropped: set[str] = attrs.Factory(set)
+    dropped: dict[tuple[str, int], set[str]] = attrs.Factory(dict)
+    """(section, position) → keys dropped to salvage that record."""
 
     def broken_ids(self, section: str) -> set[str]:
         """Ids of the records of ``section`` that failed validation."""
@@ -122,6 +124,7 @@ def _records(raw: dict[str, Any], key: str, model: type[M], parsed: Parsed, repo
         record, dropped = _validate(model, item, (key, index), report)
         if dropped:
             parsed.partial.add(key)
+            parsed.dropped[(key, index)] = dropped
         if record is not None:
             out.append((index, record))
         elif (raw_id := _raw_id(item)) is not None:
