@@ -190,8 +190,14 @@ def with_channels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "secrets" / "elks-webhook").write_text(WEBHOOK_SECRET + "\n")
     (tmp_path / "secrets" / "elks-webhook").chmod(0o600)
     path = tmp_path / "testby.toml"
-    valid = FOUR_PROBLEMS.replace('voice = "070-174 0"', 'voice = "070-174 06 07"').replace("08-465 004 00", "070-174 06 08")
-    valid = valid.replace('after = ["2"]\n', "").replace("municipal_securty_strategist", "municipal_security_strategist")
+    valid = FOUR_PROBLEMS
+    for mistake, fixed in [
+        ('voice = "070-174 0"', 'voice = "070-174 06 07"'),
+        ("08-465 004 00", "070-174 06 08"),
+        ('after = ["2"]\n', ""),
+        ("municipal_securty_strategist", "municipal_security_strategist"),
+    ]:
+        valid = valid.replace(mistake, fixed)
     path.write_text(valid + CHANNELS, encoding="utf-8")
     return path
 
@@ -270,8 +276,7 @@ def test_validate_never_prints_raw_control_characters(tmp_path: Path, capsys: py
     path = tmp_path / "kommun\u202e\nlmot.toml"  # a file name is printed in every line
     path.write_text(FOUR_PROBLEMS.replace('name = "Per Exempelsson"', 'name = "Per\\u202eExempelsson"'))
     assert cli.main(["validate", str(path)]) == 2
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 6  # the four mistakes, the name, and the count: no line broken in two
     assert all("\u202e" not in line for line in lines)
     assert lines[0].startswith(f"{tmp_path}/kommun\\u202e\\nlmot.toml: people[0].name: contains U+202E")
